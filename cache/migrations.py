@@ -1,0 +1,78 @@
+"""Versioned schema migrations, applied when a database is opened.
+
+* A new, empty database gets the current schema straight from the models
+  (:data:`cache.models.ALL_MODELS`) and is stamped :data:`LATEST`.
+* A database stamped with an older version runs every step after its
+  version, in order, each in its own transaction, and is re-stamped after
+  each step: an interrupted upgrade resumes where it stopped.
+* A database stamped with a newer version than this code knows is refused
+  (it was made by a newer TicketBook); a database with tables but no stamp is
+  not TicketBook's and is refused.  Nothing is ever dropped to "start over".
+
+Adding a schema change: change the model in :mod:`cache.models`, then append
+``(N, "what", function)`` to :data:`STEPS` doing the same change with
+``playhouse.migrate`` (portable across SQLite and PostgreSQL).  The v1
+fixture test (``tests/fixtures/schema_v1.db``) proves the whole chain brings
+a first-version database to exactly the schema a fresh one gets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import peewee as pw
+
+from tickets.errors import InputError, RunError
+
+# (version, description, step(db, migrator)) — append only, never edit a released step.
+STEPS: list[tuple[int, str, Callable[[pw.Database], None]]] = []
+
+FIRST_VERSION = 1
+LATEST = max([FIRST_VERSION] + [v for v, _, _ in STEPS])
+
+
+def schema_version(db: pw.Database) -> int | None:
+    """The stamped version, or None for an empty database.
+
+    Raises InputError for a database that has tables but no TicketBook stamp.
+    """
+    tables = set(db.get_tables())
+    if not tables:
+        return None
+    if "meta" not in tables:
+        raise InputError("--db: this database was not made by TicketBook (no schema version); refusing to touch it")
+    row = db.execute_sql("SELECT value FROM meta WHERE key = %s" % db.param, ("schema_version",)).fetchone()
+    if row is None:
+        raise InputError("--db: this database has no TicketBook schema version; refusing to touch it")
+    return int(row[0])
+
+
+def _stamp(db: pw.Database, version: int) -> None:
+    from cache.models import Meta
+
+    Meta.insert(key="schema_version", value=str(version)).on_conflict(
+        conflict_target=[Meta.key], update={Meta.value: str(version)}
+    ).execute()
+
+
+def migrate(db: pw.Database) -> int:
+    """Bring ``db`` to :data:`LATEST`; return the version it had (0 when new)."""
+    from cache.models import ALL_MODELS
+
+    version = schema_version(db)
+    if version is None:
+        with db.atomic():
+            db.create_tables(ALL_MODELS)
+            _stamp(db, LATEST)
+        return 0
+    if version > LATEST:
+        raise RunError(
+            f"the database has schema version {version}, newer than this TicketBook knows ({LATEST}); upgrade TicketBook"
+        )
+    for step_version, _description, step in STEPS:
+        if step_version <= version:
+            continue
+        with db.atomic():
+            step(db)
+            _stamp(db, step_version)
+    return version

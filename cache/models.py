@@ -1,0 +1,349 @@
+"""Peewee models: the Jira cache and the tool's own data, in one database.
+
+Conventions
+-----------
+* Every model binds to :data:`cache.db.database` (a ``DatabaseProxy``), so one
+  handle, opened from a URL, serves SQLite and PostgreSQL alike.
+* Timestamps are stored as **naive UTC** ``DateTimeField`` values.  Period
+  boundaries are converted to naive UTC before they meet SQL.
+* Jira rows are keyed by Jira's immutable ids (issue keys change on a move).
+* Multi-valued issue fields (labels, components, organizations, custom field
+  values) live in child tables so JQL compiles to SQL joins/EXISTS.
+* ``raw_fields`` keeps the JSON of every field the sync fetched, for JQL
+  clauses naming fields that have no column.
+* Contracts, clauses, amends and portal entries are the tool's own data: the
+  sync never touches them and "wipe the cache" leaves them alone
+  (:data:`CACHE_MODELS` vs :data:`OWN_MODELS`).
+
+Schema changes go through :mod:`cache.migrations` (never "delete your
+database"): change a model here AND append a migration step there.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import peewee as pw
+
+from cache.db import database
+
+
+class JSONField(pw.TextField):
+    """JSON stored as text (portable across SQLite and PostgreSQL)."""
+
+    def db_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value: str | None) -> Any:
+        if value is None:
+            return None
+        return json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+# --------------------------------------------------------------------------
+# Bookkeeping
+# --------------------------------------------------------------------------
+
+
+class Meta(BaseModel):
+    """Key/value facts about this database (schema_version, jira_time_zone...)."""
+
+    key = pw.CharField(primary_key=True, max_length=100)
+    value = pw.TextField()
+
+
+# --------------------------------------------------------------------------
+# Jira reference data
+# --------------------------------------------------------------------------
+
+
+class JiraField(BaseModel):
+    """``GET /rest/api/3/field``: system and custom fields."""
+
+    id = pw.CharField(primary_key=True, max_length=100)  # "summary", "customfield_10010"
+    name = pw.CharField(max_length=255, index=True)
+    custom = pw.BooleanField(default=False)
+    schema_type = pw.CharField(max_length=100, null=True)  # "array", "option", "sd-servicelevelagreement"...
+    schema_items = pw.CharField(max_length=100, null=True)
+    schema_custom = pw.CharField(max_length=255, null=True)  # "com.atlassian.servicedesk:sd-sla-field"
+    custom_id = pw.BigIntegerField(null=True)  # N of cf[N]
+    clause_names = JSONField(default=list)  # JQL names Jira accepts for it
+
+
+class Priority(BaseModel):
+    """Priorities in Jira's order: ``position`` 0 is the highest."""
+
+    id = pw.CharField(primary_key=True, max_length=50)
+    name = pw.CharField(max_length=255)
+    position = pw.IntegerField()
+
+
+class StatusCategory(BaseModel):
+    id = pw.IntegerField(primary_key=True)
+    key = pw.CharField(max_length=50)  # "new", "indeterminate", "done"
+    name = pw.CharField(max_length=255)
+
+
+class Status(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=50)
+    name = pw.CharField(max_length=255)
+    category_key = pw.CharField(max_length=50, null=True)
+
+
+class Resolution(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=50)
+    name = pw.CharField(max_length=255)
+
+
+class IssueType(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=50)
+    name = pw.CharField(max_length=255)
+    subtask = pw.BooleanField(default=False)
+
+
+class Project(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=50)
+    key = pw.CharField(max_length=100, index=True)
+    name = pw.CharField(max_length=255)
+
+
+class ServiceDesk(BaseModel):
+    id = pw.CharField(primary_key=True, max_length=50)
+    project_id = pw.CharField(max_length=50, index=True)
+    project_key = pw.CharField(max_length=100)
+    project_name = pw.CharField(max_length=255)
+
+
+class Organization(BaseModel):
+    """A JSM organization."""
+
+    id = pw.CharField(primary_key=True, max_length=50)
+    name = pw.CharField(max_length=255, index=True)
+
+
+class OrganizationUser(BaseModel):
+    organization = pw.ForeignKeyField(Organization, on_delete="CASCADE", backref="users")
+    account_id = pw.CharField(max_length=128, index=True)
+    display_name = pw.CharField(max_length=255, null=True)
+
+    class Meta:
+        indexes = ((("organization", "account_id"), True),)
+
+
+class ServiceDeskOrganization(BaseModel):
+    service_desk = pw.ForeignKeyField(ServiceDesk, on_delete="CASCADE", backref="organizations")
+    organization = pw.ForeignKeyField(Organization, on_delete="CASCADE", backref="service_desks")
+
+    class Meta:
+        indexes = ((("service_desk", "organization"), True),)
+
+
+# --------------------------------------------------------------------------
+# Issues, worklogs, SLA cycles
+# --------------------------------------------------------------------------
+
+
+class Issue(BaseModel):
+    id = pw.BigIntegerField(primary_key=True)  # Jira's immutable issue id
+    key = pw.CharField(max_length=100, index=True)
+    project_id = pw.CharField(max_length=50, index=True)
+    project_key = pw.CharField(max_length=100)
+    issuetype_id = pw.CharField(max_length=50, null=True)
+    issuetype_name = pw.CharField(max_length=255, null=True)
+    status_id = pw.CharField(max_length=50, null=True)
+    status_name = pw.CharField(max_length=255, null=True)
+    status_category_key = pw.CharField(max_length=50, null=True)
+    priority_id = pw.CharField(max_length=50, null=True)
+    priority_name = pw.CharField(max_length=255, null=True)
+    resolution_id = pw.CharField(max_length=50, null=True)
+    resolution_name = pw.CharField(max_length=255, null=True)
+    resolution_date = pw.DateTimeField(null=True)
+    created = pw.DateTimeField(index=True)
+    updated = pw.DateTimeField(index=True)
+    due = pw.DateField(null=True)
+    summary = pw.TextField(default="")
+    assignee_id = pw.CharField(max_length=128, null=True)
+    reporter_id = pw.CharField(max_length=128, null=True)
+    creator_id = pw.CharField(max_length=128, null=True)
+    parent_id = pw.BigIntegerField(null=True)
+    request_type = pw.CharField(max_length=255, null=True)
+    worklog_total = pw.IntegerField(default=0)  # Jira's count, to know when the 20-entry cap bit
+    raw_fields = JSONField(default=dict)
+    synced_at = pw.DateTimeField()
+
+
+class IssueLabel(BaseModel):
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="label_rows")
+    label = pw.CharField(max_length=255, index=True)
+
+    class Meta:
+        indexes = ((("issue", "label"), True),)
+
+
+class IssueComponent(BaseModel):
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="component_rows")
+    component_id = pw.CharField(max_length=50)
+    name = pw.CharField(max_length=255, index=True)
+
+    class Meta:
+        indexes = ((("issue", "component_id"), True),)
+
+
+class IssueOrganization(BaseModel):
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="organization_rows")
+    organization_id = pw.CharField(max_length=50, index=True)
+    name = pw.CharField(max_length=255)
+
+    class Meta:
+        indexes = ((("issue", "organization_id"), True),)
+
+
+class IssueFieldValue(BaseModel):
+    """One value of one custom field on one issue (several for multi-valued fields).
+
+    ``text`` holds the display value (option value, user account id, string);
+    ``number`` / ``datetime`` hold typed values when the field has that type.
+    """
+
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="field_values")
+    field_id = pw.CharField(max_length=100)
+    text = pw.TextField(null=True)
+    option_id = pw.CharField(max_length=50, null=True)
+    number = pw.DecimalField(max_digits=30, decimal_places=10, null=True, auto_round=False)
+    datetime = pw.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("field_id", "text"), False), (("issue", "field_id"), False))
+
+
+class Worklog(BaseModel):
+    id = pw.BigIntegerField(primary_key=True)
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="worklogs")
+    author_id = pw.CharField(max_length=128, null=True)
+    started = pw.DateTimeField()
+    time_spent_seconds = pw.BigIntegerField()
+    updated = pw.DateTimeField()
+
+
+class SlaCycle(BaseModel):
+    """One cycle of one JSM SLA on one issue.
+
+    An SLA field that is ``null`` on an issue (the SLA does not apply) has no
+    rows.  ``kind`` is ``completed`` or ``ongoing``.
+    """
+
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="sla_cycles")
+    field_id = pw.CharField(max_length=100)
+    sla_name = pw.CharField(max_length=255, index=True)
+    kind = pw.CharField(max_length=20)
+    start = pw.DateTimeField(null=True)
+    stop = pw.DateTimeField(null=True)
+    breach_time = pw.DateTimeField(null=True)
+    breached = pw.BooleanField(default=False)
+    paused = pw.BooleanField(default=False)
+    goal_millis = pw.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("issue", "sla_name"), False),)
+
+
+# --------------------------------------------------------------------------
+# Sync bookkeeping
+# --------------------------------------------------------------------------
+
+
+class SyncState(BaseModel):
+    """Per scope: where the incremental sync stands."""
+
+    scope = pw.CharField(primary_key=True, max_length=255)  # "issues", "worklogs", ...
+    cursor = pw.TextField(null=True)  # issues: last committed `updated` (ISO UTC); worklogs: ms
+    last_success = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+
+
+class SyncLog(BaseModel):
+    """One row per sync run."""
+
+    started = pw.DateTimeField(index=True)
+    finished = pw.DateTimeField(null=True)
+    status = pw.CharField(max_length=20, default="running")  # running|ok|failed|cancelled
+    full = pw.BooleanField(default=False)
+    issues_upserted = pw.IntegerField(default=0)
+    issues_deleted = pw.IntegerField(default=0)
+    worklogs_upserted = pw.IntegerField(default=0)
+    worklogs_deleted = pw.IntegerField(default=0)
+    error = pw.TextField(null=True)
+
+
+# --------------------------------------------------------------------------
+# The tool's own data
+# --------------------------------------------------------------------------
+
+
+class Contract(BaseModel):
+    name = pw.CharField(max_length=200)
+    name_key = pw.CharField(max_length=200, unique=True)  # casefolded name: uniqueness is case-insensitive
+    start = pw.DateField()
+    end = pw.DateField()
+    time_zone = pw.CharField(max_length=64)
+    period_type = pw.CharField(max_length=32)
+    carry_over = pw.BooleanField(default=False)
+    borrowing = pw.BooleanField(default=False)
+    help_center = pw.BooleanField(default=False)
+    revision = pw.IntegerField(default=1)  # optimistic locking: bumped on every save
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+
+
+class Clause(BaseModel):
+    contract = pw.ForeignKeyField(Contract, on_delete="CASCADE", backref="clauses")
+    position = pw.IntegerField()
+    name = pw.CharField(max_length=200)
+    type = pw.CharField(max_length=32)
+    jql = pw.TextField(default="")
+    limit_units = pw.BigIntegerField(null=True)  # issues, or seconds; NULL = unlimited / SLA
+    sla = JSONField(default=list)
+    target = pw.CharField(max_length=20, null=True)  # Decimal as text, exact
+
+    class Meta:
+        indexes = ((("contract", "position"), False),)
+
+
+class Amend(BaseModel):
+    clause = pw.ForeignKeyField(Clause, on_delete="CASCADE", backref="amends")
+    position = pw.IntegerField()
+    date = pw.DateField()
+    kind = pw.CharField(max_length=20)
+    value_units = pw.BigIntegerField()
+    notes = pw.TextField(default="")
+
+
+class PortalEntry(BaseModel):
+    """Customer-portal settings: kind is ``project``, ``user`` or ``organization``."""
+
+    contract = pw.ForeignKeyField(Contract, on_delete="CASCADE", backref="portal_entries")
+    kind = pw.CharField(max_length=20)
+    value = pw.CharField(max_length=255)
+    position = pw.IntegerField(default=0)
+
+    class Meta:
+        indexes = ((("contract", "kind", "value"), True),)
+
+
+CACHE_MODELS: tuple[type[BaseModel], ...] = (
+    JiraField, Priority, StatusCategory, Status, Resolution, IssueType, Project,
+    ServiceDesk, Organization, OrganizationUser, ServiceDeskOrganization,
+    Issue, IssueLabel, IssueComponent, IssueOrganization, IssueFieldValue,
+    Worklog, SlaCycle, SyncState, SyncLog,
+)
+OWN_MODELS: tuple[type[BaseModel], ...] = (Contract, Clause, Amend, PortalEntry)
+ALL_MODELS: tuple[type[BaseModel], ...] = (Meta,) + CACHE_MODELS + OWN_MODELS
