@@ -83,6 +83,45 @@ def _check_sqlite_file(path: pathlib.Path) -> None:
         raise InputError(f"--db: cannot read {path}: {exc.strerror}") from None
     if header != b"SQLite format 3\x00":
         raise InputError(f"--db: {path} is not a SQLite database")
+    _check_ownership_read_only(path)
+
+
+def _check_ownership_read_only(path: pathlib.Path) -> None:
+    """Refuse a foreign or too-new SQLite database before opening it for real.
+
+    Opening with the pragmas would already write to the file (WAL mode is
+    recorded in the header), so the checks that refuse a database run first
+    on a read-only connection.
+    """
+    from cache.migrations import LATEST
+
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        con = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:
+        raise InputError(f"--db: cannot open {path}: {exc}") from None
+    try:
+        tables = {row[0] for row in con.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")}
+        if not tables:
+            return
+        if "meta" not in tables:
+            raise InputError(f"--db: {path} was not made by TicketBook (no schema version); refusing to touch it")
+        row = con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            raise InputError(f"--db: {path} has no TicketBook schema version; refusing to touch it")
+        try:
+            version = int(row[0])
+        except (TypeError, ValueError):
+            raise InputError(f"--db: {path} has a bad schema version {row[0]!r}; refusing to touch it") from None
+        if version > LATEST:
+            raise RunError(f"the database {path} has schema version {version}, newer than this TicketBook "
+                           f"knows ({LATEST}); upgrade TicketBook")
+    except sqlite3.DatabaseError as exc:
+        message = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise InputError(f"--db: {path}: {message}") from None
+    finally:
+        con.close()
 
 
 def connect(url_or_path: str | os.PathLike | None = None) -> pw.Database:

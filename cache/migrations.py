@@ -24,8 +24,37 @@ import peewee as pw
 
 from tickets.errors import InputError, RunError
 
-# (version, description, step(db, migrator)) — append only, never edit a released step.
-STEPS: list[tuple[int, str, Callable[[pw.Database], None]]] = []
+def _migrator(db: pw.Database):
+    from playhouse.migrate import SchemaMigrator
+
+    return SchemaMigrator.from_database(db)
+
+
+def _v2_contract_notes_unique_positions(db: pw.Database) -> None:
+    """Contract.notes; clause and amend positions unique per parent.
+
+    The column is added in place (``ADD COLUMN ... NOT NULL DEFAULT ''``):
+    no table rebuild, so no cascade can touch the clauses of a contract.
+    """
+    from playhouse.migrate import migrate as run
+
+    m = _migrator(db)
+    notes = pw.TextField(default="", constraints=[pw.SQL("DEFAULT ''")])
+    run(
+        m.add_column("contract", "notes", notes, allow_not_null=True),
+        m.drop_index("clause", "clause_contract_id_position"),
+        m.add_index("clause", ("contract_id", "position"), unique=True),
+        m.add_index("amend", ("clause_id", "position"), unique=True),
+    )
+
+
+# (version, description, step(db)) — append only, never edit a released step.
+# A step runs inside a transaction; on SQLite foreign-key enforcement is off
+# while steps run (so a table rebuild cannot cascade) and the foreign keys are
+# checked after each step.
+STEPS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
+    (2, "contract.notes; unique clause/amend positions", _v2_contract_notes_unique_positions),
+]
 
 FIRST_VERSION = 1
 LATEST = max([FIRST_VERSION] + [v for v, _, _ in STEPS])
@@ -69,10 +98,24 @@ def migrate(db: pw.Database) -> int:
         raise RunError(
             f"the database has schema version {version}, newer than this TicketBook knows ({LATEST}); upgrade TicketBook"
         )
-    for step_version, _description, step in STEPS:
-        if step_version <= version:
-            continue
-        with db.atomic():
-            step(db)
-            _stamp(db, step_version)
+    pending = [(v, d, step) for v, d, step in STEPS if v > version]
+    if not pending:
+        return version
+    sqlite = isinstance(db, pw.SqliteDatabase)
+    fks = sqlite and bool(db.pragma("foreign_keys"))
+    if fks:  # only effective outside a transaction; see sqlite.org/lang_altertable.html
+        db.pragma("foreign_keys", 0)
+    try:
+        for step_version, description, step in pending:
+            with db.atomic():
+                step(db)
+                if sqlite:
+                    bad = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+                    if bad:
+                        raise RunError(f"schema upgrade to version {step_version} ({description}) "
+                                       f"broke {len(bad)} foreign key(s); nothing of that step was applied")
+                _stamp(db, step_version)
+    finally:
+        if fks:
+            db.pragma("foreign_keys", 1)
     return version

@@ -302,6 +302,9 @@ class Contract(BaseModel):
     revision = pw.IntegerField(default=1)  # optimistic locking: bumped on every save
     created_at = pw.DateTimeField()
     updated_at = pw.DateTimeField()
+    # v2: free-text notes for the editor.  The SQL DEFAULT lets the migration
+    # add the column in place (no table rebuild) on SQLite and PostgreSQL.
+    notes = pw.TextField(default="", constraints=[pw.SQL("DEFAULT ''")])
 
 
 class Clause(BaseModel):
@@ -315,7 +318,7 @@ class Clause(BaseModel):
     target = pw.CharField(max_length=20, null=True)  # Decimal as text, exact
 
     class Meta:
-        indexes = ((("contract", "position"), False),)
+        indexes = ((("contract", "position"), True),)  # v2: unique (was plain in v1)
 
 
 class Amend(BaseModel):
@@ -325,6 +328,9 @@ class Amend(BaseModel):
     kind = pw.CharField(max_length=20)
     value_units = pw.BigIntegerField()
     notes = pw.TextField(default="")
+
+    class Meta:
+        indexes = ((("clause", "position"), True),)  # v2
 
 
 class PortalEntry(BaseModel):
