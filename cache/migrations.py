@@ -48,12 +48,20 @@ def _v2_contract_notes_unique_positions(db: pw.Database) -> None:
     )
 
 
+def _v3_clause_memberships(db: pw.Database) -> None:
+    """ClauseEval and ClauseMatch: how each clause's JQL was evaluated and which issues match."""
+    from cache.models import ClauseEval, ClauseMatch
+
+    db.create_tables([ClauseEval, ClauseMatch])
+
+
 # (version, description, step(db)) — append only, never edit a released step.
 # A step runs inside a transaction; on SQLite foreign-key enforcement is off
 # while steps run (so a table rebuild cannot cascade) and the foreign keys are
 # checked after each step.
 STEPS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (2, "contract.notes; unique clause/amend positions", _v2_contract_notes_unique_positions),
+    (3, "clause_eval and clause_match (JQL memberships)", _v3_clause_memberships),
 ]
 
 FIRST_VERSION = 1

@@ -353,3 +353,40 @@ CACHE_MODELS: tuple[type[BaseModel], ...] = (
 )
 OWN_MODELS: tuple[type[BaseModel], ...] = (Contract, Clause, Amend, PortalEntry)
 ALL_MODELS: tuple[type[BaseModel], ...] = (Meta,) + CACHE_MODELS + OWN_MODELS
+
+
+# --------------------------------------------------------------------------
+# Derived: clause memberships (cache/membership.py)
+# --------------------------------------------------------------------------
+
+
+class ClauseEval(BaseModel):
+    """One row per clause: how its JQL was last evaluated.
+
+    ``mode``: ``local`` (compiled to SQL over the cache), ``jira`` (Jira's
+    ``/jql/match`` decided), ``invalid`` (parse error, or Jira rejected it;
+    ``error`` says why) or ``pending`` (needs Jira, not evaluated yet;
+    ``error`` names the construct).  A clause whose ``jql`` differs from
+    this row's is stale and is re-evaluated.
+    """
+
+    clause = pw.ForeignKeyField(Clause, primary_key=True, on_delete="CASCADE")
+    jql = pw.TextField()
+    mode = pw.CharField(max_length=20)
+    error = pw.TextField(null=True)
+    evaluated_at = pw.DateTimeField(null=True)  # naive UTC
+
+
+class ClauseMatch(BaseModel):
+    """Issue ``issue`` matches clause ``clause``'s JQL (as of its ClauseEval)."""
+
+    clause = pw.ForeignKeyField(Clause, on_delete="CASCADE")
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE")
+
+    class Meta:
+        primary_key = pw.CompositeKey("clause", "issue")
+
+
+#: derived from both the cache and the tool's own data; rebuilt on demand.
+DERIVED_MODELS: tuple[type[BaseModel], ...] = (ClauseEval, ClauseMatch)
+ALL_MODELS = ALL_MODELS + DERIVED_MODELS

@@ -1,0 +1,341 @@
+"""Clause memberships: which cached issues match each clause's JQL.
+
+Tables (:mod:`cache.models`): :class:`ClauseEval` (one row per clause: the
+JQL evaluated, ``mode`` local/jira/invalid/pending, ``error``,
+``evaluated_at``) and :class:`ClauseMatch` (clause, issue).
+
+* **local**: the JQL compiles to SQL (:mod:`cache.jqlsql`); matches are
+  written with one ``INSERT ... SELECT``.
+* **jira**: the JQL needs Jira (``~``, ``WAS``/``CHANGED``, ``membersOf()``,
+  an unknown value...): with a client, ``POST /rest/api/3/jql/match`` over
+  the cached issue ids in batches of :data:`JIRA_BATCH` decides; the report
+  says "evaluated by Jira at <time>".  Without a client the clause is
+  ``pending`` (``error`` names the construct).
+* **invalid**: a syntax error, a bad date, or Jira rejected the JQL
+  (``error`` says why).  The clause itself stays saved.
+
+:func:`ensure_contract` (re)evaluates stale clauses (no ClauseEval, an edited
+JQL, a pending one when a client is given, or a local one whose result
+depends on the current time); :func:`after_sync` re-evaluates only the
+issues a sync changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import peewee as pw
+
+from cache.db import database
+from cache.jqlsql import JqlContext, JqlInvalid, compile_query
+from cache.models import Clause, ClauseEval, ClauseMatch, Issue
+from tickets.errors import RunError
+from tickets.jql import JqlSyntaxError, parse
+from tickets.jql.semantics import NeedsJira
+
+JIRA_BATCH = 1000  # issueIds per /jql/match request (Jira Cloud rejects larger lists with 400)
+SQL_BATCH = 500  # ids per IN (...) list (SQLite's default variable limit is 999 on old builds)
+
+LOCAL, JIRA, INVALID, PENDING = "local", "jira", "invalid", "pending"
+
+
+class NotLocal(RunError):
+    """The JQL cannot be evaluated from the cache (exit 1); ``reason`` names the construct."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"needs Jira: {reason}")
+        self.reason = reason
+
+
+class JiraRejected(Exception):
+    """Jira answered /jql/match with errors for the query."""
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def classify(jql: str, ctx: JqlContext) -> tuple[str, Any]:
+    """``("local", expr)``, ``("jira", reason)`` or ``("invalid", message)``; resets ``ctx.time_dependent``."""
+    ctx.time_dependent = False
+    try:
+        query = parse(jql)
+    except JqlSyntaxError as err:
+        return INVALID, err.message
+    try:
+        return LOCAL, compile_query(query, ctx)
+    except NeedsJira as exc:
+        return JIRA, exc.reason
+    except JqlInvalid as exc:
+        return INVALID, str(exc)
+
+
+# ---------------------------------------------------------------------------- Jira
+
+
+def jira_match(client: Any, jql: str, issue_ids: Iterable[int]) -> set[int]:
+    """Ids among ``issue_ids`` Jira says match ``jql`` (``/jql/match``, batched); JiraRejected on errors."""
+    ids = sorted(set(int(i) for i in issue_ids))
+    matched: set[int] = set()
+    for batch in _chunks(ids, JIRA_BATCH):
+        if hasattr(client, "jql_match"):
+            answer = client.jql_match(batch, [jql])
+        else:
+            answer = client.post("/rest/api/3/jql/match", {"issueIds": batch, "jqls": [jql]})
+        matches = answer.get("matches") if isinstance(answer, dict) else None
+        if not isinstance(matches, list) or len(matches) != 1 or not isinstance(matches[0], dict):
+            raise RunError("Jira sent an unexpected answer for /jql/match")
+        errors = matches[0].get("errors") or []
+        if errors:
+            raise JiraRejected("; ".join(str(e) for e in errors))
+        matched.update(int(i) for i in matches[0].get("matchedIssues") or [])
+    return matched
+
+
+def _all_issue_ids() -> list[int]:
+    return [r[0] for r in Issue.select(Issue.id).order_by(Issue.id).tuples()]
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+def _save_eval(clause_id: int, jql: str, mode: str, error: str | None, at: dt.datetime | None) -> None:
+    ClauseEval.insert(clause=clause_id, jql=jql, mode=mode, error=error, evaluated_at=at).on_conflict(
+        conflict_target=[ClauseEval.clause],
+        update={ClauseEval.jql: jql, ClauseEval.mode: mode, ClauseEval.error: error,
+                ClauseEval.evaluated_at: at}).execute()
+
+
+def _insert_local(clause_id: int, expr: Any, issue_ids: list[int] | None = None) -> None:
+    where = expr if issue_ids is None else (expr & Issue.id.in_(issue_ids))
+    query = Issue.select(pw.Value(clause_id), Issue.id).where(where)
+    ClauseMatch.insert_from(query, [ClauseMatch.clause, ClauseMatch.issue]).on_conflict_ignore().execute()
+
+
+def _insert_ids(clause_id: int, ids: Iterable[int]) -> None:
+    rows = [{"clause": clause_id, "issue": i} for i in sorted(ids)]
+    for batch in _chunks(rows, SQL_BATCH):
+        ClauseMatch.insert_many(batch).on_conflict_ignore().execute()
+
+
+def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = None) -> ClauseEval:
+    """Evaluate one clause from scratch and store its ClauseEval and ClauseMatch rows."""
+    mode, detail = classify(jql, ctx)
+    now = _utcnow()
+    if mode == JIRA and client is not None:
+        ids = _all_issue_ids()
+        try:
+            matched = jira_match(client, jql, ids)
+        except JiraRejected as exc:
+            mode, detail = INVALID, f"Jira rejected the JQL: {exc}"
+        except RunError as exc:  # Jira unreachable, 5xx...: stays pending, says why
+            mode, detail = PENDING, f"{detail} (Jira could not be asked: {exc})"
+        else:
+            with database.atomic():
+                ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
+                _insert_ids(clause_id, matched & set(ids))
+                _save_eval(clause_id, jql, JIRA, None, now)
+            return ClauseEval.get(ClauseEval.clause == clause_id)
+    elif mode == JIRA:
+        mode = PENDING
+    with database.atomic():
+        ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
+        if mode == LOCAL:
+            _insert_local(clause_id, detail)
+            _save_eval(clause_id, jql, LOCAL, None, now)
+        else:
+            _save_eval(clause_id, jql, mode, detail, None)
+    return ClauseEval.get(ClauseEval.clause == clause_id)
+
+
+def _is_stale(ev: ClauseEval | None, jql: str, ctx: JqlContext, client: Any) -> bool:
+    if ev is None or ev.jql != jql:
+        return True
+    if ev.mode == PENDING and client is not None:
+        return True
+    if ev.mode == LOCAL:
+        mode, _ = classify(jql, ctx)
+        return mode != LOCAL or ctx.time_dependent  # "created >= -7d" moves with the clock
+    return False
+
+
+def ensure_contract(contract_id: int, *, client: Any = None, today: dt.date | None = None,
+                    ctx: JqlContext | None = None) -> dict[int, ClauseEval]:
+    """(Re)evaluate the stale clauses of one contract; return every clause's ClauseEval by clause id."""
+    ctx = ctx or JqlContext.from_db(today=today)
+    out: dict[int, ClauseEval] = {}
+    clauses = list(Clause.select(Clause.id, Clause.jql).where(Clause.contract == contract_id).order_by(Clause.position))
+    evals = {ev.clause_id: ev for ev in
+             ClauseEval.select().where(ClauseEval.clause.in_([c.id for c in clauses]))} if clauses else {}
+    for c in clauses:
+        ev = evals.get(c.id)
+        jql = c.jql or ""
+        if _is_stale(ev, jql, ctx, client):
+            ev = evaluate_clause(c.id, jql, ctx, client=client)
+        out[c.id] = ev
+    return out
+
+
+def ensure_all(*, client: Any = None, today: dt.date | None = None) -> None:
+    """:func:`ensure_contract` for every contract that has clauses."""
+    from cache.models import Contract
+
+    ctx = JqlContext.from_db(today=today)
+    for (cid,) in Contract.select(Contract.id).order_by(Contract.id).tuples():
+        ensure_contract(cid, client=client, ctx=ctx)
+
+
+def clause_state(clause_id: int) -> tuple[bool, str | None, str | None]:
+    """``(valid, error, evaluated_by)`` for :class:`tickets.report.ClauseStatus`.
+
+    Local: ``(True, None, None)``; Jira: ``(True, None, "jira at <ISO>Z")``;
+    invalid: ``(False, reason, None)``; pending / never evaluated:
+    ``(False, "needs Jira: ...", None)`` / ``(False, "not evaluated yet", None)``.
+    A row whose JQL no longer matches the clause's counts as not evaluated.
+    """
+    ev = ClauseEval.get_or_none(ClauseEval.clause == clause_id)
+    clause = Clause.get_or_none(Clause.id == clause_id)
+    if ev is None or clause is None or ev.jql != (clause.jql or ""):
+        return False, "not evaluated yet", None
+    if ev.mode == LOCAL:
+        return True, None, None
+    if ev.mode == JIRA:
+        at = ev.evaluated_at
+        if isinstance(at, str):
+            at = dt.datetime.fromisoformat(at)
+        stamp = at.replace(microsecond=0).isoformat() + "Z" if at else "?"
+        return True, None, f"jira at {stamp}"
+    if ev.mode == PENDING:
+        return False, f"needs Jira ({ev.error}); configure Jira and sync to evaluate it", None
+    return False, ev.error or "invalid JQL", None
+
+
+# ---------------------------------------------------------------------------- incremental
+
+
+def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int], *, client: Any = None,
+               today: dt.date | None = None, local: bool = True) -> None:
+    """Bring memberships up to date for the issues one sync page (or run) touched.
+
+    Deleted issues lose their rows (the foreign key cascades too).  For
+    every up-to-date **local** clause the changed ids are re-matched with the
+    compiled expression (``DELETE`` + ``INSERT ... SELECT ... AND id IN
+    batch``).  With a ``client``, every up-to-date **jira** clause is re-asked
+    with ``/jql/match`` on those ids.  ``local=False`` skips the local part
+    (for a second call outside the sync transaction that only talks to Jira).
+    Stale or never evaluated clauses are left to :func:`ensure_contract`.
+    """
+    changed = sorted({int(i) for i in changed_issue_ids})
+    deleted = sorted({int(i) for i in deleted_issue_ids})
+    with database.atomic():
+        for batch in _chunks(deleted, SQL_BATCH):
+            ClauseMatch.delete().where(ClauseMatch.issue.in_(batch)).execute()
+    if not changed:
+        return
+    ctx = JqlContext.from_db(today=today)
+    ctx.correlated = True  # a few ids: correlated EXISTS beats materialising IN (SELECT ...)
+    rows = list(ClauseEval.select(ClauseEval, Clause.jql.alias("clause_jql"))
+                .join(Clause, on=(ClauseEval.clause == Clause.id))
+                .where(ClauseEval.jql == Clause.jql).objects())
+    present = set()
+    for batch in _chunks(changed, SQL_BATCH):
+        present |= {r[0] for r in Issue.select(Issue.id).where(Issue.id.in_(batch)).tuples()}
+    for ev in rows:
+        cid = ev.clause_id
+        if ev.mode == LOCAL and local:
+            mode, expr = classify(ev.jql, ctx)
+            if mode != LOCAL:  # e.g. a value vanished from the reference tables: start over
+                evaluate_clause(cid, ev.jql, ctx, client=client)
+                continue
+            with database.atomic():
+                for batch in _chunks(changed, SQL_BATCH):
+                    ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
+                    _insert_local(cid, expr, batch)
+        elif ev.mode == JIRA and client is not None:
+            try:
+                matched = jira_match(client, ev.jql, sorted(present))
+            except JiraRejected as exc:
+                with database.atomic():
+                    ClauseMatch.delete().where(ClauseMatch.clause == cid).execute()
+                    _save_eval(cid, ev.jql, INVALID, f"Jira rejected the JQL: {exc}", None)
+                continue
+            with database.atomic():
+                for batch in _chunks(changed, SQL_BATCH):
+                    ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
+                _insert_ids(cid, matched & present)
+                ClauseEval.update(evaluated_at=_utcnow()).where(ClauseEval.clause == cid).execute()
+
+
+# ---------------------------------------------------------------------------- ad-hoc queries
+
+
+def _local_expr(jql: str, today: dt.date | None) -> Any:
+    ctx = JqlContext.from_db(today=today)
+    query = parse(jql)  # JqlSyntaxError (InputError) propagates
+    try:
+        return compile_query(query, ctx)
+    except NeedsJira as exc:
+        raise NotLocal(exc.reason) from None
+
+
+def count_matches(jql: str, *, today: dt.date | None = None) -> int | str:
+    """Number of cached issues matching ``jql``, or why it cannot be evaluated locally (a string)."""
+    try:
+        expr = _local_expr(jql, today)
+    except JqlSyntaxError as err:
+        return f"invalid JQL: {err.message}"
+    except NotLocal as exc:
+        return str(exc)
+    except JqlInvalid as exc:
+        return f"invalid JQL: {exc}"
+    return Issue.select(Issue.id).where(expr).count()
+
+
+def match_keys(jql: str, *, today: dt.date | None = None) -> list[str]:
+    """Keys of the cached issues matching ``jql``, in key order (project, then number).
+
+    Raises :class:`tickets.jql.JqlSyntaxError` / :class:`cache.jqlsql.JqlInvalid`
+    (exit 2) or :class:`NotLocal` (exit 1).
+    """
+    expr = _local_expr(jql, today)
+    query = (Issue.select(Issue.key).where(expr)
+             .order_by(Issue.project_key, pw.fn.LENGTH(Issue.key), Issue.key))
+    return [r[0] for r in query.tuples()]
+
+
+def verify(client: Any, *, contract_id: int | None = None, today: dt.date | None = None
+           ) -> list[tuple[str, str, str, bool, bool]]:
+    """Compare every locally evaluable clause with Jira's ``/jql/match`` over the cached ids.
+
+    Returns one ``(contract name, clause name, issue key, local says, jira says)``
+    per difference.  Clauses needing Jira or invalid are skipped.
+    """
+    from cache.models import Contract
+
+    ctx = JqlContext.from_db(today=today)
+    query = (Clause.select(Clause.id, Clause.name, Clause.jql, Contract.name.alias("contract_name"))
+             .join(Contract, on=(Clause.contract == Contract.id)))
+    if contract_id is not None:
+        query = query.where(Clause.contract == contract_id)
+    ids = _all_issue_ids()
+    keys = dict(Issue.select(Issue.id, Issue.key).tuples())
+    diffs: list[tuple[str, str, str, bool, bool]] = []
+    for c in query.order_by(Contract.name, Clause.position).objects():
+        mode, expr = classify(c.jql or "", ctx)
+        if mode != LOCAL:
+            continue
+        local_ids = {r[0] for r in Issue.select(Issue.id).where(expr).tuples()}
+        try:
+            jira_ids = jira_match(client, c.jql or "", ids)
+        except JiraRejected as exc:
+            raise RunError(f"{c.contract_name} / {c.name}: Jira rejected the JQL: {exc}") from None
+        for iid in sorted(local_ids ^ jira_ids):
+            diffs.append((c.contract_name, c.name, keys.get(iid, str(iid)), iid in local_ids, iid in jira_ids))
+    return diffs
