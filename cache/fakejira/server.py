@@ -45,6 +45,9 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeJira/1.0"
     sys_version = ""
+    # Headers and body go out in separate sends; without TCP_NODELAY every
+    # response waits for the peer's delayed ACK (~40 ms).
+    disable_nagle_algorithm = True
     fake: "FakeJira"  # set on the subclass made per server
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet unless asked
