@@ -22,7 +22,7 @@ from tickets.jql import JqlSyntaxError, format_error, normalise, parse
 
 def register(sub, common) -> None:
     """Add ``jql`` and its actions to `sub` (argparse sub-parsers); `common` holds the global options."""
-    jql = sub.add_parser("jql", parents=[common], help="check JQL (and, later, evaluate it locally)",
+    jql = sub.add_parser("jql", parents=[common], help="check JQL, match it against the cache, verify local evaluation against Jira",
                          description="JQL tools.")
     actions = jql.add_subparsers(dest="jql_action", metavar="ACTION", parser_class=type(jql))
     jql.set_defaults(handler=lambda args: _usage(jql))
