@@ -23,7 +23,7 @@ import zoneinfo
 from cache import store
 from cache.db import close_database, open_database
 from tickets.contractfile import ContractFileError, dump_contract_file, load_contract_file, parse_contract_file
-from tickets.errors import InputError
+from tickets.errors import InputError, TicketbookError
 from tickets.model import Contract
 from tickets.periods import Period, contract_periods, current_period_index
 
@@ -78,10 +78,16 @@ class _Db:
 def current_status_for(contract: Contract, today: dt.date) -> str:
     """The STATUS column of ``contracts list``: the current period's status.
 
-    Placeholder: ``"-"`` until the report engine lands; then e.g. ``"ok"`` /
-    ``"over: Service hours"`` from the per-clause current-period statuses.
+    ``"ok"``, ``"at risk: A"``, ``"over: B; at risk: A"`` (``invalid: C`` for
+    clauses whose JQL is invalid or still pending), ``"not started"`` before
+    the contract starts; see :mod:`cache.reports` for what "at risk" means.
     """
-    return "-"
+    from cache.reports import current_status  # lazy: the report engine is only needed here
+
+    try:
+        return current_status(contract, today)
+    except TicketbookError as exc:
+        return f"error: {exc}"
 
 
 def local_today(contract: Contract, as_of: dt.date | None) -> dt.date:
