@@ -12,19 +12,21 @@ one :class:`tickets.report.Measurement` per period:
   any selected SLA (``clause.sla`` names) has a breached cycle, completed or
   ongoing.  An SLA absent from an issue (no ``SlaCycle`` rows) cannot fail it.
 
-How: one aggregate query per group of clauses needing the same figures
-(``ClauseMatch JOIN Issue``, ``GROUP BY clause, period``).  The period is a
-balanced, nested ``CASE`` over ``Issue.created`` (a binary search on the
-periods' start instants, converted to naive UTC (the cache's convention)), so nothing is bucketed in Python and no
-issue row leaves the database.  Issues created before the first period's
-start or at/after the last period's end are filtered out (they count
-nowhere).  Worklog seconds come from a correlated ``SUM`` subquery per
-matched issue (index on ``worklog.issue_id``); SLA failure from an
-``EXISTS`` on ``SlaCycle`` (index on ``(issue_id, sla_name)``).
-
-An empty period (``start_utc == end_utc``, days that do not exist in the
-zone) is never chosen: the search returns the last period starting at or
-before ``created``.
+How: ``ClauseMatch`` rows carry the facts (``created``, ``worklog_seconds``,
+``breached`` for the clause's SLAs; kept by :mod:`cache.membership` and the
+sync, proven by :func:`check_consistency`), so measuring reads that one
+narrow table through its covering index ``(clause, created,
+worklog_seconds, breached)`` and nothing else: per period one ``SELECT
+clause, COUNT(*) [, SUM(worklog_seconds) | , SUM(breached)] ... WHERE
+clause IN (...) AND created >= start AND created < end GROUP BY clause``
+(an index range scan per clause), the periods' terms joined by ``UNION
+ALL`` into one statement per clause kind (count / hours / SLA: only the
+aggregate a kind needs is computed).  Period boundaries are the periods'
+start/end instants converted to naive UTC (the cache's convention); issues
+created before the first period or at/after the last one's end fall in no
+range and count nowhere, and an empty period (``start_utc == end_utc``,
+days that do not exist in the zone) gets none.
+Nothing is bucketed in Python and no issue row leaves the database.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ from typing import Any
 import peewee as pw
 
 from cache.models import Clause as ClauseRow
-from cache.models import ClauseMatch, Issue, SlaCycle, Worklog
+from cache.db import database
+from cache.membership import check_consistency
+from cache.models import ClauseMatch, Issue
 from tickets.model import Clause, ClauseType, Contract
 from tickets.periods import Period
 from tickets.report import Measurement
 
-__all__ = ["clause_ids", "measure_contract", "naive_utc", "period_case"]
+__all__ = ["check_consistency", "clause_ids", "measure_contract", "naive_utc", "period_case"]
 
 
 def naive_utc(instant: dt.datetime) -> dt.datetime:
@@ -58,8 +62,8 @@ def period_case(periods: Sequence[Period], column: pw.Field = Issue.created) -> 
     ``ceil(log2(n))`` comparisons per row instead of ``n / 2`` on average
     for a flat ``CASE WHEN created < end_0 THEN 0 WHEN ...``.  The result is
     the last period whose start is ``<= created``, so an empty period (start
-    == next start) is never chosen.  Only meaningful together with
-    :func:`_in_contract` (``created`` within ``[start_0, end_last)``).
+    == next start) is never chosen.  Only meaningful for
+    ``created`` within ``[start_0, end_last)`` (measure_contract range-scans instead).
     """
     starts = [naive_utc(p.start_utc) for p in periods]
     index = [p.index for p in periods]
@@ -72,10 +76,6 @@ def period_case(periods: Sequence[Period], column: pw.Field = Issue.created) -> 
 
     top = node(0, len(periods))
     return top if isinstance(top, pw.Node) else pw.Value(top)
-
-
-def _in_contract(periods: Sequence[Period], column: pw.Field = Issue.created) -> pw.Expression:
-    return (column >= naive_utc(periods[0].start_utc)) & (column < naive_utc(periods[-1].end_utc))
 
 
 def clause_ids(contract_id: int, contract: Contract) -> dict[str, int]:
@@ -92,30 +92,57 @@ def clause_ids(contract_id: int, contract: Contract) -> dict[str, int]:
     return {c.name: r.id for r, c in zip(rows, contract.clauses)}
 
 
-def _worklog_seconds() -> pw.Node:
-    w = Worklog.alias("w")
-    sub = (w.select(pw.fn.COALESCE(pw.fn.SUM(w.time_spent_seconds), 0))
-           .where(w.issue == Issue.id))
-    return pw.fn.COALESCE(pw.fn.SUM(sub), 0)
+#: bound parameters per query at most (SQLite builds before 3.32 allow 999), and
+#: compound SELECT terms (SQLite's SQLITE_MAX_COMPOUND_SELECT is 500)
+MAX_PARAMS = 900
+MAX_TERMS = 100
 
 
-def _breached_flag(sla_names: Sequence[str]) -> pw.Node:
-    if not sla_names:
-        return pw.Value(0)
-    s = SlaCycle.alias("s")
-    exists = pw.fn.EXISTS(
-        s.select(pw.SQL("1")).where((s.issue == Issue.id) & s.sla_name.in_(list(sla_names))
-                                    & (s.breached == True))  # noqa: E712 - SQL boolean
-    )
-    return pw.fn.SUM(pw.Case(None, [(exists, 1)], 0))
+def _period_term(kind: str, clause_ids_: list[int], index: int, period: Period) -> pw.SelectQuery:
+    """One period's figures per clause: a range scan of the covering index per clause.
+
+    Columns: clause, period position, issues, seconds, breached; ``kind``
+    (``count`` / ``hours`` / ``sla``) says which aggregates are really
+    computed (the others are 0: aggregating costs about as much as scanning).
+    """
+    m = ClauseMatch
+    zero = pw.SQL("0")
+    seconds = pw.fn.COALESCE(pw.fn.SUM(m.worklog_seconds), zero) if kind == "hours" else zero
+    bad = pw.fn.SUM(pw.Case(None, [(m.breached, pw.SQL("1"))], zero)) if kind == "sla" else zero
+    return (m.select(m.clause, pw.Value(index), pw.fn.COUNT(pw.SQL("*")), seconds, bad)
+            .where(m.clause.in_(clause_ids_) & (m.created >= naive_utc(period.start_utc))
+                   & (m.created < naive_utc(period.end_utc)))
+            .group_by(m.clause))
 
 
-def _group_key(clause: Clause) -> tuple:
+def _term_params(clause_ids_: list[int], index: int, period: Period) -> list:
+    """The parameters of :func:`_period_term`, in the order its SQL takes them."""
+    created = ClauseMatch.created.db_value
+    return [index, *clause_ids_, created(naive_utc(period.start_utc)), created(naive_utc(period.end_utc))]
+
+
+def _measure_sql(kind: str, clause_ids_: list[int], terms: list[tuple[int, Period]]) -> tuple[str, list]:
+    """``term UNION ALL term ...`` for ``terms`` (period position, period).
+
+    Every term has the same SQL text with its own parameters: peewee renders
+    the first one and the text is repeated (rendering 60 terms through the
+    query builder costs more than running them); should the parameters ever
+    not come out in :func:`_term_params`' order, each term is rendered.
+    """
+    sql, params = _period_term(kind, clause_ids_, *terms[0]).sql()
+    if list(params) != _term_params(clause_ids_, *terms[0]):  # pragma: no cover - a peewee change
+        parts = [_period_term(kind, clause_ids_, *t).sql() for t in terms]
+        return " UNION ALL ".join(p[0] for p in parts), [v for p in parts for v in p[1]]
+    return (" UNION ALL ".join([sql] * len(terms)),
+            [v for t in terms for v in _term_params(clause_ids_, *t)])
+
+
+def _kind(clause: Clause) -> str:
     if clause.type is ClauseType.SERVICE_HOURS:
-        return ("hours",)
+        return "hours"
     if clause.type is ClauseType.SLA_SUCCESS_RATE:
-        return ("sla", tuple(sorted(set(clause.sla))))
-    return ("count",)
+        return "sla"
+    return "count"
 
 
 def measure_contract(contract_id: int, contract: Contract,
@@ -130,34 +157,16 @@ def measure_contract(contract_id: int, contract: Contract,
     out: dict[str, list[Measurement]] = {c.name: [Measurement()] * n for c in contract.clauses}
     if n == 0 or not contract.clauses:
         return out
-    groups: dict[tuple, list[Clause]] = {}
-    for c in contract.clauses:
-        groups.setdefault(_group_key(c), []).append(c)
-    by_id = {ids[c.name]: c.name for c in contract.clauses}
-    bucket = period_case(periods).alias("p")
-    for key, clauses in groups.items():
-        cols: list[pw.Node] = [ClauseMatch.clause.alias("cid"), bucket, pw.fn.COUNT(pw.SQL("*")).alias("n")]
-        if key[0] == "hours":
-            cols.append(_worklog_seconds().alias("secs"))
-        elif key[0] == "sla":
-            cols.append(_breached_flag(key[1]).alias("bad"))
-        # CROSS JOIN + WHERE: the same rows as an inner join (on SQLite and PostgreSQL), but
-        # SQLite then keeps the written order: the clause's matches drive, each issue is looked
-        # up by id.  Left to itself the planner may scan every issue of the contract's dates
-        # (issue_created) and probe clause_match, several times slower on a big cache.
-        query = (ClauseMatch.select(*cols)
-                 .join(Issue, pw.JOIN.CROSS)
-                 .where(ClauseMatch.clause.in_([ids[c.name] for c in clauses])
-                        & (ClauseMatch.issue == Issue.id) & _in_contract(periods))
-                 .group_by(ClauseMatch.clause, pw.SQL("p"))
-                 .tuples())
-        rows: dict[str, list[Measurement]] = {c.name: [Measurement()] * n for c in clauses}
-        for row in query:
-            cid, p, count = row[0], row[1], row[2]
-            if p is None:  # cannot happen inside the contract range; defensive
-                continue
-            seconds = int(row[3]) if key[0] == "hours" else 0
-            bad = int(row[3]) if key[0] == "sla" else 0
-            rows[by_id[cid]][int(p)] = Measurement(issues=int(count), seconds=seconds, breached=bad)
-        out.update(rows)
+    by_id = {ids[c.name]: c for c in contract.clauses}
+    groups: dict[str, list[int]] = {}
+    for cid in sorted(by_id):
+        groups.setdefault(_kind(by_id[cid]), []).append(cid)
+    live = [(pos, p) for pos, p in enumerate(periods) if p.end_utc > p.start_utc]
+    for kind, cids in groups.items():
+        per_query = max(1, min(MAX_TERMS, MAX_PARAMS // (len(cids) + 3)))
+        for i in range(0, len(live), per_query):
+            sql, params = _measure_sql(kind, cids, live[i:i + per_query])
+            for cid, pos, count, seconds, bad in database.execute_sql(sql, params).fetchall():
+                out[by_id[cid].name][int(pos)] = Measurement(issues=int(count), seconds=int(seconds or 0),
+                                                             breached=int(bad or 0))
     return out

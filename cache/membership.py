@@ -2,7 +2,11 @@
 
 Tables (:mod:`cache.models`): :class:`ClauseEval` (one row per clause: the
 JQL evaluated, ``mode`` local/jira/invalid/pending, ``error``,
-``evaluated_at``) and :class:`ClauseMatch` (clause, issue).
+``evaluated_at``) and :class:`ClauseMatch` (clause, issue, and the facts
+measurement reads: the issue's ``created``, its worklog seconds, whether it
+fails the clause's SLAs; computed from the source rows whenever a row is
+written, refreshed by :func:`refresh_facts` when a sync changes an issue's
+worklogs or fields, proven by :func:`check_consistency`).
 
 * **local**: the JQL compiles to SQL (:mod:`cache.jqlsql`); matches are
   written with one ``INSERT ... SELECT``.
@@ -23,14 +27,16 @@ issues a sync changed.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import peewee as pw
 
+from cache import dialect
 from cache.db import database
 from cache.jqlsql import JqlContext, JqlInvalid, compile_query
-from cache.models import Clause, ClauseEval, ClauseMatch, Issue
+from cache.models import Clause, ClauseEval, ClauseMatch, Issue, SlaCycle, Worklog
 from tickets.errors import RunError
 from tickets.jql import JqlSyntaxError, parse
 from tickets.jql.semantics import NeedsJira
@@ -113,20 +119,118 @@ def _save_eval(clause_id: int, jql: str, mode: str, error: str | None, at: dt.da
                 ClauseEval.evaluated_at: at}).execute()
 
 
-def _insert_local(clause_id: int, expr: Any, issue_ids: list[int] | None = None) -> None:
+# ---------------------------------------------------------------------------- facts
+# Every ClauseMatch row carries the facts measurement needs (created, worklog
+# seconds, SLA failure for the clause's SLAs), computed here from the source
+# rows when the row is written and refreshed for the issues a sync changes.
+
+
+def _sla_names(sla: Any) -> list[str]:
+    if isinstance(sla, str):  # the raw JSON text, when read through an alias
+        sla = json.loads(sla)
+    return sorted({str(n) for n in (sla or [])})
+
+
+def _clause_sla(clause_id: int) -> list[str]:
+    row = Clause.select(Clause.sla).where(Clause.id == clause_id).tuples().first()
+    return _sla_names(row[0] if row else None)
+
+
+def _seconds_of(issue_col: Any) -> pw.Node:
+    """``SUM(time_spent_seconds)`` of the issue ``issue_col`` (0 without worklogs), as a scalar subquery."""
+    w = Worklog.alias("tb_w")
+    return w.select(pw.fn.COALESCE(pw.fn.SUM(w.time_spent_seconds), 0)).where(w.issue == issue_col)
+
+
+def _breached_of(issue_col: Any, names: list[str]) -> pw.Node:
+    """The issue ``issue_col`` has a breached cycle (completed or ongoing) of one of the SLAs ``names``."""
+    if not names:
+        return pw.Value(False)
+    s = SlaCycle.alias("tb_s")
+    return pw.fn.EXISTS(s.select(pw.SQL("1")).where(
+        (s.issue == issue_col) & s.sla_name.in_(names) & (s.breached == True)))  # noqa: E712 - SQL boolean
+
+
+_FACT_COLUMNS = [ClauseMatch.clause, ClauseMatch.issue, ClauseMatch.created, ClauseMatch.worklog_seconds,
+                 ClauseMatch.breached]
+
+
+def _insert_where(clause_id: int, where: Any, sla: list[str]) -> None:
+    query = Issue.select(pw.Value(clause_id), Issue.id, Issue.created, _seconds_of(Issue.id),
+                         _breached_of(Issue.id, sla)).where(where)
+    ClauseMatch.insert_from(query, _FACT_COLUMNS).on_conflict_ignore().execute()
+
+
+def _insert_local(clause_id: int, expr: Any, issue_ids: list[int] | None = None,
+                  sla: list[str] | None = None) -> None:
     where = expr if issue_ids is None else (expr & Issue.id.in_(issue_ids))
-    query = Issue.select(pw.Value(clause_id), Issue.id).where(where)
-    ClauseMatch.insert_from(query, [ClauseMatch.clause, ClauseMatch.issue]).on_conflict_ignore().execute()
+    _insert_where(clause_id, where, _clause_sla(clause_id) if sla is None else sla)
 
 
-def _insert_ids(clause_id: int, ids: Iterable[int]) -> None:
-    rows = [{"clause": clause_id, "issue": i} for i in sorted(ids)]
-    for batch in _chunks(rows, SQL_BATCH):
-        ClauseMatch.insert_many(batch).on_conflict_ignore().execute()
+def _insert_ids(clause_id: int, ids: Iterable[int], sla: list[str] | None = None) -> None:
+    names = _clause_sla(clause_id) if sla is None else sla
+    for batch in _chunks(sorted(set(ids)), SQL_BATCH):
+        _insert_where(clause_id, Issue.id.in_(batch), names)
 
 
-def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = None) -> ClauseEval:
-    """Evaluate one clause from scratch and store its ClauseEval and ClauseMatch rows."""
+def refresh_facts(issue_ids: Iterable[int], *, skip_clauses: Iterable[int] = ()) -> None:
+    """Recompute the facts of every ClauseMatch row of ``issue_ids`` from the source rows.
+
+    Called by the sync (in its transaction) for issues whose fields, SLA
+    cycles or worklogs changed; ``skip_clauses``: clauses whose rows of these
+    issues were just rewritten.
+    """
+    ids = sorted({int(i) for i in issue_ids})
+    skip = sorted({int(c) for c in skip_clauses})
+    if not ids:
+        return
+    sla_by_clause: dict[int, list[str]] | None = None
+    for batch in _chunks(ids, SQL_BATCH):
+        where = ClauseMatch.issue.in_(batch)
+        if skip:
+            where &= ClauseMatch.clause.not_in(skip)
+        i = Issue.alias("tb_i")
+        ClauseMatch.update({
+            ClauseMatch.created: i.select(i.created).where(i.id == ClauseMatch.issue),
+            ClauseMatch.worklog_seconds: _seconds_of(ClauseMatch.issue),
+        }).where(where).execute()
+        present = [c for (c,) in ClauseMatch.select(ClauseMatch.clause).distinct().where(where).tuples()]
+        if not present:
+            continue
+        if sla_by_clause is None:
+            sla_by_clause = {cid: _sla_names(sla) for cid, sla in Clause.select(Clause.id, Clause.sla).tuples()}
+        for cid in present:
+            ClauseMatch.update({ClauseMatch.breached: _breached_of(ClauseMatch.issue, sla_by_clause.get(cid, []))}
+                               ).where(where & (ClauseMatch.clause == cid)).execute()
+
+
+def check_consistency(*, limit: int = 20) -> list[str]:
+    """Up to ``limit`` ClauseMatch rows whose facts differ from the source rows (empty: consistent)."""
+    problems: list[str] = []
+    for cid, sla in Clause.select(Clause.id, Clause.sla).order_by(Clause.id).tuples():
+        i = Issue.alias("tb_i")
+        created = i.select(i.created).where(i.id == ClauseMatch.issue)
+        seconds = _seconds_of(ClauseMatch.issue)
+        bad = _breached_of(ClauseMatch.issue, _sla_names(sla))
+        wrong = (ClauseMatch.created.is_null() | (ClauseMatch.created != created)
+                 | (ClauseMatch.worklog_seconds != seconds) | (ClauseMatch.breached != bad))
+        query = (ClauseMatch.select(ClauseMatch.issue, ClauseMatch.created, ClauseMatch.worklog_seconds,
+                                    ClauseMatch.breached, seconds.alias("expected_seconds"))
+                 .where((ClauseMatch.clause == cid) & wrong).order_by(ClauseMatch.issue)
+                 .limit(limit - len(problems)).tuples())
+        for iid, at, secs, b, secs2 in query:
+            problems.append(f"clause {cid} issue {iid}: stored created={at} seconds={secs} breached={bool(b)} "
+                            f"(worklogs sum to {secs2})")
+        if len(problems) >= limit:
+            break
+    return problems
+
+
+def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = None) -> ClauseEval | None:
+    """Evaluate one clause from scratch and store its ClauseEval and ClauseMatch rows.
+
+    None when the clause was deleted meanwhile (a concurrent save of its contract).
+    """
     mode, detail = classify(jql, ctx)
     now = _utcnow()
     if mode == JIRA and client is not None:
@@ -138,21 +242,46 @@ def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = 
         except RunError as exc:  # Jira unreachable, 5xx...: stays pending, says why
             mode, detail = PENDING, f"{detail} (Jira could not be asked: {exc})"
         else:
-            with database.atomic():
-                ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
-                _insert_ids(clause_id, matched & set(ids))
-                _save_eval(clause_id, jql, JIRA, None, now)
-            return ClauseEval.get(ClauseEval.clause == clause_id)
+            def store_jira() -> bool:
+                with dialect.write_transaction():
+                    if not _claim(clause_id):
+                        return False
+                    ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
+                    _insert_ids(clause_id, matched & set(ids))
+                    _save_eval(clause_id, jql, JIRA, None, now)
+                return True
+
+            if not dialect.retrying(store_jira, what="evaluating a clause", derived=True):
+                return None
+            return ClauseEval.get_or_none(ClauseEval.clause == clause_id)
     elif mode == JIRA:
         mode = PENDING
-    with database.atomic():
-        ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
-        if mode == LOCAL:
-            _insert_local(clause_id, detail)
-            _save_eval(clause_id, jql, LOCAL, None, now)
-        else:
-            _save_eval(clause_id, jql, mode, detail, None)
-    return ClauseEval.get(ClauseEval.clause == clause_id)
+
+    def store() -> bool:
+        with dialect.write_transaction():
+            if not _claim(clause_id):
+                return False
+            ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
+            if mode == LOCAL:
+                _insert_local(clause_id, detail)
+                _save_eval(clause_id, jql, LOCAL, None, now)
+            else:
+                _save_eval(clause_id, jql, mode, detail, None)
+        return True
+
+    if not dialect.retrying(store, what="evaluating a clause", derived=True):
+        return None
+    return ClauseEval.get_or_none(ClauseEval.clause == clause_id)
+
+
+def _claim(clause_id: int) -> bool:
+    """In a write transaction: the clause still exists, and (PostgreSQL) cannot be deleted until commit.
+
+    A contract saved meanwhile by someone else replaced its clauses (new ids):
+    nothing is written for the old one (its rows would break the foreign key).
+    """
+    query = Clause.select(Clause.id).where(Clause.id == clause_id)
+    return bool(list(dialect.lock_referenced(query).tuples()))
 
 
 def _is_stale(ev: ClauseEval | None, jql: str, ctx: JqlContext, client: Any) -> bool:
@@ -179,6 +308,8 @@ def ensure_contract(contract_id: int, *, client: Any = None, today: dt.date | No
         jql = c.jql or ""
         if _is_stale(ev, jql, ctx, client):
             ev = evaluate_clause(c.id, jql, ctx, client=client)
+            if ev is None:  # the contract was saved meanwhile: that clause is gone
+                continue
         out[c.id] = ev
     return out
 
@@ -188,7 +319,9 @@ def ensure_all(*, client: Any = None, today: dt.date | None = None) -> None:
     from cache.models import Contract
 
     ctx = JqlContext.from_db(today=today)
-    for (cid,) in Contract.select(Contract.id).order_by(Contract.id).tuples():
+    # list(): a query still being iterated keeps SQLite's read snapshot open, and a write from
+    # that connection then fails at once ("database is locked") once anyone else has committed.
+    for (cid,) in list(Contract.select(Contract.id).order_by(Contract.id).tuples()):
         ensure_contract(cid, client=client, ctx=ctx)
 
 
@@ -241,9 +374,13 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
         return
     ctx = JqlContext.from_db(today=today)
     ctx.correlated = True  # a few ids: correlated EXISTS beats materialising IN (SELECT ...)
-    rows = list(ClauseEval.select(ClauseEval, Clause.jql.alias("clause_jql"))
-                .join(Clause, on=(ClauseEval.clause == Clause.id))
-                .where(ClauseEval.jql == Clause.jql).objects())
+    # PostgreSQL: the clauses stay (no concurrent save deletes them) until the sync page commits;
+    # locked in id order, as a contract save locks them.
+    rows = list(dialect.lock_referenced(
+        ClauseEval.select(ClauseEval, Clause.jql.alias("clause_jql"), Clause.sla.alias("clause_sla"))
+        .join(Clause, on=(ClauseEval.clause == Clause.id))
+        .where(ClauseEval.jql == Clause.jql).order_by(Clause.id), Clause).objects())
+    rewritten: list[int] = []  # clauses whose rows of the changed issues are written anew below
     present = set()
     for batch in _chunks(changed, SQL_BATCH):
         present |= {r[0] for r in Issue.select(Issue.id).where(Issue.id.in_(batch)).tuples()}
@@ -253,11 +390,13 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
             mode, expr = classify(ev.jql, ctx)
             if mode != LOCAL:  # e.g. a value vanished from the reference tables: start over
                 evaluate_clause(cid, ev.jql, ctx, client=client)
+                rewritten.append(cid)
                 continue
             with database.atomic():
                 for batch in _chunks(changed, SQL_BATCH):
                     ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
-                    _insert_local(cid, expr, batch)
+                    _insert_local(cid, expr, batch, _sla_names(ev.clause_sla))
+            rewritten.append(cid)
         elif ev.mode == JIRA and client is not None:
             try:
                 matched = jira_match(client, ev.jql, sorted(present))
@@ -269,8 +408,11 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
             with database.atomic():
                 for batch in _chunks(changed, SQL_BATCH):
                     ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
-                _insert_ids(cid, matched & present)
+                _insert_ids(cid, matched & present, _sla_names(ev.clause_sla))
                 ClauseEval.update(evaluated_at=_utcnow()).where(ClauseEval.clause == cid).execute()
+    if local:  # rows not rewritten above (Jira-evaluated clauses, ...) keep their membership: new facts
+        with database.atomic():
+            refresh_facts(present, skip_clauses=rewritten)
 
 
 # ---------------------------------------------------------------------------- ad-hoc queries

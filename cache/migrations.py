@@ -55,6 +55,62 @@ def _v3_clause_memberships(db: pw.Database) -> None:
     db.create_tables([ClauseEval, ClauseMatch])
 
 
+def _v4_clause_match_facts(db: pw.Database) -> None:
+    """clause_match carries created, worklog_seconds and breached (measurement reads only it);
+    covering indexes worklog(issue_id, time_spent_seconds) and
+    sla_cycle(issue_id, sla_name, breached) for computing them.
+
+    Columns added in place, then back-filled from the source rows with plain
+    SQL (portable; no model code, which may have moved on since), so an
+    upgraded database measures exactly as before.
+    """
+    import json
+
+    from playhouse.migrate import migrate as run
+
+    m = _migrator(db)
+    # Covering indexes for the facts' subqueries (the back-fill below uses them too).
+    for table, old, new in (("worklog", "worklog_issue_id", ("issue_id", "time_spent_seconds")),
+                            ("sla_cycle", "sla_cycle_issue_id_sla_name", ("issue_id", "sla_name", "breached"))):
+        present = {i.name for i in db.get_indexes(table)}
+        if old in present:
+            run(m.drop_index(table, old))
+        if "_".join((table,) + new) not in present:
+            run(m.add_index(table, new, False))
+    # Step 3 creates clause_match from the current model, so a database that ran it with this
+    # code already has the columns: add only what is missing.
+    have = {c.name for c in db.get_columns("clause_match")}
+    indexes = {i.name for i in db.get_indexes("clause_match")}
+    ops = []
+    if "created" not in have:
+        ops.append(m.add_column("clause_match", "created", pw.DateTimeField(null=True)))
+    if "worklog_seconds" not in have:
+        ops.append(m.add_column("clause_match", "worklog_seconds",
+                                pw.BigIntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")]),
+                                allow_not_null=True))
+    if "breached" not in have:
+        ops.append(m.add_column("clause_match", "breached",
+                                pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")]),
+                                allow_not_null=True))
+    if "clause_match_clause_id_created_worklog_seconds_breached" not in indexes:
+        ops.append(m.add_index("clause_match", ("clause_id", "created", "worklog_seconds", "breached"), False))
+    run(*ops)
+    db.execute_sql(
+        "UPDATE clause_match SET"
+        " created = (SELECT i.created FROM issue i WHERE i.id = clause_match.issue_id),"
+        " worklog_seconds = COALESCE((SELECT SUM(w.time_spent_seconds) FROM worklog w"
+        " WHERE w.issue_id = clause_match.issue_id), 0)")
+    for clause_id, sla in db.execute_sql("SELECT id, sla FROM clause").fetchall():
+        names = sorted({str(n) for n in (json.loads(sla) if sla else []) or []})
+        if not names:
+            continue
+        marks = ", ".join([db.param] * len(names))
+        db.execute_sql(
+            "UPDATE clause_match SET breached = EXISTS (SELECT 1 FROM sla_cycle s"
+            " WHERE s.issue_id = clause_match.issue_id AND s.breached"
+            f" AND s.sla_name IN ({marks})) WHERE clause_id = {db.param}", (*names, clause_id))
+
+
 # (version, description, step(db)) — append only, never edit a released step.
 # A step runs inside a transaction; on SQLite foreign-key enforcement is off
 # while steps run (so a table rebuild cannot cascade) and the foreign keys are
@@ -62,6 +118,8 @@ def _v3_clause_memberships(db: pw.Database) -> None:
 STEPS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (2, "contract.notes; unique clause/amend positions", _v2_contract_notes_unique_positions),
     (3, "clause_eval and clause_match (JQL memberships)", _v3_clause_memberships),
+    (4, "clause_match: created, worklog_seconds, breached (report facts); covering indexes",
+     _v4_clause_match_facts),
 ]
 
 FIRST_VERSION = 1
@@ -96,12 +154,18 @@ def migrate(db: pw.Database) -> int:
     """Bring ``db`` to :data:`LATEST`; return the version it had (0 when new)."""
     from cache.models import ALL_MODELS
 
+    from cache import dialect
+
     version = schema_version(db)
     if version is None:
-        with db.atomic():
-            db.create_tables(ALL_MODELS)
-            _stamp(db, LATEST)
-        return 0
+        # Several sessions may open a team's new database at once: one creates the schema.
+        with dialect.write_transaction(db):
+            dialect.migration_lock(db)
+            version = schema_version(db)
+            if version is None:
+                db.create_tables(ALL_MODELS)
+                _stamp(db, LATEST)
+                return 0
     if version > LATEST:
         raise RunError(
             f"the database has schema version {version}, newer than this TicketBook knows ({LATEST}); upgrade TicketBook"
@@ -115,7 +179,10 @@ def migrate(db: pw.Database) -> int:
         db.pragma("foreign_keys", 0)
     try:
         for step_version, description, step in pending:
-            with db.atomic():
+            with dialect.write_transaction(db):
+                dialect.migration_lock(db)  # another session may be running (or have run) this step
+                if (schema_version(db) or 0) >= step_version:
+                    continue
                 step(db)
                 if sqlite:
                     bad = db.execute_sql("PRAGMA foreign_key_check").fetchall()

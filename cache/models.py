@@ -227,11 +227,15 @@ class IssueFieldValue(BaseModel):
 
 class Worklog(BaseModel):
     id = pw.BigIntegerField(primary_key=True)
-    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="worklogs")
+    # v4: indexed by (issue, time_spent_seconds) below (covering an issue's SUM) instead of (issue)
+    issue = pw.ForeignKeyField(Issue, on_delete="CASCADE", backref="worklogs", index=False)
     author_id = pw.CharField(max_length=128, null=True)
     started = pw.DateTimeField()
     time_spent_seconds = pw.BigIntegerField()
     updated = pw.DateTimeField()
+
+    class Meta:
+        indexes = ((("issue", "time_spent_seconds"), False),)
 
 
 class SlaCycle(BaseModel):
@@ -253,7 +257,8 @@ class SlaCycle(BaseModel):
     goal_millis = pw.BigIntegerField(null=True)
 
     class Meta:
-        indexes = ((("issue", "sla_name"), False),)
+        # v4: breached included, so "has a breached cycle of these SLAs" reads the index only
+        indexes = ((("issue", "sla_name", "breached"), False),)
 
 
 # --------------------------------------------------------------------------
@@ -378,13 +383,35 @@ class ClauseEval(BaseModel):
 
 
 class ClauseMatch(BaseModel):
-    """Issue ``issue`` matches clause ``clause``'s JQL (as of its ClauseEval)."""
+    """Issue ``issue`` matches clause ``clause``'s JQL (as of its ClauseEval).
+
+    v4: each row also carries the facts measurement needs, so a report reads
+    this one narrow table through the ``(clause, created, ...)`` covering
+    index and nothing else (:mod:`cache.measure`):
+
+    * ``created``: the issue's ``created``;
+    * ``worklog_seconds``: ``SUM(worklog.time_spent_seconds)`` of the issue;
+    * ``breached``: the issue fails the clause's SLAs (any cycle of a
+      ``clause.sla`` name is breached, completed or ongoing).
+
+    They are computed from the source rows whenever a membership row is
+    written (:mod:`cache.membership`) and refreshed by the sync for every
+    issue whose fields, SLA cycles or worklogs change
+    (:func:`cache.membership.refresh_facts`); ``check_consistency`` proves
+    them.  A clause's ``sla`` never changes under its rows: saving a
+    contract rewrites its clauses (new ids, memberships re-evaluated).
+    """
 
     clause = pw.ForeignKeyField(Clause, on_delete="CASCADE")
     issue = pw.ForeignKeyField(Issue, on_delete="CASCADE")
+    # v4 (added in place by the migration, hence the SQL defaults)
+    created = pw.DateTimeField(null=True)
+    worklog_seconds = pw.BigIntegerField(default=0, constraints=[pw.SQL("DEFAULT 0")])
+    breached = pw.BooleanField(default=False, constraints=[pw.SQL("DEFAULT FALSE")])
 
     class Meta:
         primary_key = pw.CompositeKey("clause", "issue")
+        indexes = ((("clause", "created", "worklog_seconds", "breached"), False),)
 
 
 #: derived from both the cache and the tool's own data; rebuilt on demand.

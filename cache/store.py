@@ -23,8 +23,12 @@ ids, and one keyed by ``(contract id, revision)`` by the bumped revision.
 ``notes`` (schema v2) is not part of the domain type yet: it is written when
 the Contract has a ``notes`` attribute and otherwise left as stored.
 
-Every write is one transaction (``BEGIN IMMEDIATE`` on SQLite, so two
-writers queue on the busy timeout instead of failing half way).
+Every write is one transaction (:func:`cache.dialect.write_transaction`:
+``BEGIN IMMEDIATE`` on SQLite, so two writers queue on the busy timeout
+instead of failing half way), retried as a whole on a transient failure
+(PostgreSQL deadlock, SQLite still busy after the timeout) by
+:func:`cache.dialect.retrying`; the optimistic revision check runs again on
+each try, so a retry can never overwrite a concurrent save.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-import peewee as pw
 
+from cache import dialect
 from cache.db import database
 from cache.models import Amend as AmendRow
 from cache.models import Clause as ClauseRowModel
@@ -111,12 +115,9 @@ def _now() -> dt.datetime:
 
 
 def _write_transaction():
-    db = database.obj
-    if db is None:
+    if database.obj is None:
         raise RunError("no database is open")
-    if isinstance(db, pw.SqliteDatabase) and db.transaction_depth() == 0:
-        return db.atomic("IMMEDIATE")
-    return db.atomic()
+    return dialect.write_transaction()
 
 
 def _row_by_name(name: str) -> ContractModel | None:
@@ -212,6 +213,8 @@ def _contract_fields(contract: Contract) -> dict:
 def _delete_children(contract_id: int) -> None:
     """Delete clauses, amends and portal entries explicitly (not relying on the cascade)."""
     clause_ids = ClauseRowModel.select(ClauseRowModel.id).where(ClauseRowModel.contract == contract_id)
+    # PostgreSQL: lock the clause rows in id order first (the sync locks them in the same order)
+    list(dialect.lock_for_update(clause_ids.order_by(ClauseRowModel.id)).tuples())
     AmendRow.delete().where(AmendRow.clause.in_(clause_ids)).execute()
     ClauseRowModel.delete().where(ClauseRowModel.contract == contract_id).execute()
     PortalEntry.delete().where(PortalEntry.contract == contract_id).execute()
@@ -319,6 +322,10 @@ def save_contract(contract: Contract, *, expected_revision: int | None = None,
     problems = _validate(contract)
     if problems:
         raise InvalidContractError(problems)
+    return dialect.retrying(lambda: _save(contract, expected_revision, replace_name), what="saving the contract")
+
+
+def _save(contract: Contract, expected_revision: int | None, replace_name: str | None) -> int:
     with _write_transaction():
         target = _row_by_name(replace_name if replace_name is not None else contract.name)
         if replace_name is not None and target is None and expected_revision is None:
@@ -354,22 +361,30 @@ def import_contracts(contracts: Sequence[Contract]) -> ImportResult:
         problems.append((f"contracts[{i}].name", msg))
     if problems:
         raise InvalidContractError(problems)
-    created = replaced = 0
-    with _write_transaction():
-        for contract in contracts:
-            row = _row_by_name(contract.name)
-            if row is None:
-                _create(contract)
-                created += 1
-            else:
-                _replace(row, contract, row.revision)
-                replaced += 1
+
+    def write() -> tuple[int, int]:
+        created = replaced = 0
+        with _write_transaction():
+            for contract in contracts:
+                row = _row_by_name(contract.name)
+                if row is None:
+                    _create(contract)
+                    created += 1
+                else:
+                    _replace(row, contract, row.revision)
+                    replaced += 1
+        return created, replaced
+
+    created, replaced = dialect.retrying(write, what="importing contracts")
     return ImportResult(created=created, replaced=replaced, names=tuple(c.name for c in contracts))
 
 
 def delete_contract(name: str) -> None:
     """Delete one contract with its clauses, amends and portal entries; InputError if unknown."""
-    with _write_transaction():
-        row = _require(name)
-        _delete_children(row.id)
-        ContractModel.delete().where(ContractModel.id == row.id).execute()
+    def write() -> None:
+        with _write_transaction():
+            row = _require(name)
+            _delete_children(row.id)
+            ContractModel.delete().where(ContractModel.id == row.id).execute()
+
+    dialect.retrying(write, what="deleting the contract")

@@ -59,6 +59,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee as pw
 
+from cache import dialect
 from cache.config import SyncScope
 from cache.jira import Cancelled, JiraClient, JiraError
 from cache.models import (
@@ -615,6 +616,20 @@ class _Run:
         self.deleted_ids: set[int] = set()
 
     # -- plumbing ---------------------------------------------------------
+    def transaction(self, body: Callable[[], Any]) -> Any:
+        """``body()`` in one write transaction, retried as a whole on a transient failure.
+
+        :func:`cache.dialect.write_transaction` (``BEGIN IMMEDIATE`` on SQLite) and
+        :func:`cache.dialect.retrying` (a PostgreSQL deadlock with a concurrent
+        contract save or report, SQLite still busy after the timeout): the
+        body only writes what it was handed, so running it again is safe.
+        """
+        def once() -> Any:
+            with dialect.write_transaction(self.db):
+                return body()
+
+        return dialect.retrying(once, what="the sync", db=self.db)
+
     def update_memberships(self, changed: list[int], deleted: list[int], *, local: bool) -> None:
         """Keep clause memberships (derived data) in step; on any failure drop them for re-evaluation.
 
@@ -685,7 +700,29 @@ class _Run:
         if self.changed_ids or self.deleted_ids:  # clauses only Jira can evaluate: ask /jql/match
             self.update_memberships(sorted(self.changed_ids - self.deleted_ids), sorted(self.deleted_ids),
                                     local=False)
+        self.evaluate_pending_clauses()
+        if self.full:
+            self.verify_facts()
         self.progress("done", 1, 1, "sync finished")
+
+    def evaluate_pending_clauses(self) -> None:
+        """Clauses never evaluated, edited, or waiting for Jira: evaluate them now (Jira asked if needed).
+
+        A contract imported or edited since the last sync may hold clauses only
+        Jira can evaluate; the sync is where the tool talks to Jira, so it
+        settles them here.  Failures leave them pending; synced data is kept.
+        """
+        try:
+            from cache import membership
+        except ImportError:  # pragma: no cover
+            return
+        self.progress("clauses", 0, 1, "evaluating clause JQL")
+        try:
+            membership.ensure_all(client=self.client)
+        except Cancelled:
+            raise
+        except (RunError, InputError) as exc:
+            log.warning("some clauses could not be evaluated by Jira (%s); they stay pending", exc)
 
     def sync_reference(self) -> None:
         c = self.client
@@ -757,7 +794,7 @@ class _Run:
             for oid in dict.fromkeys(str(o["id"]) for o in dorgs):
                 if oid in org_rows:
                     desk_org_rows.append({"service_desk": did, "organization": oid})
-        with self.db.atomic():
+        def write_reference() -> None:
             for model in (ServiceDeskOrganization, OrganizationUser, Organization, ServiceDesk, Project, IssueType,
                           Resolution, Status, StatusCategory, Priority, JiraField):
                 model.delete().execute()
@@ -771,6 +808,8 @@ class _Run:
             if self.zone:
                 _set_meta(ZONE_KEY, self.zone)
             _set_meta("jira_url", self.client.url)
+
+        self.transaction(write_reference)
         self.fields = {r["id"]: FieldInfo(r["id"], r["name"], r["custom"], r["schema_type"], r["schema_items"],
                                           r["schema_custom"]) for r in field_rows}
         self.projects = proj_rows
@@ -823,7 +862,9 @@ class _Run:
         if not parsed:
             return 0
         ids = [p.row["id"] for p in parsed]
-        with self.db.atomic():
+        wl_rows = {r["id"]: r for p in parsed for r in (p.worklogs or [])}
+
+        def write_page() -> None:  # the page is one transaction: a report never reads half of it
             for batch in _chunks([p.row for p in parsed], 100):
                 Issue.insert_many(batch).on_conflict(conflict_target=[Issue.id], preserve=_ISSUE_COLUMNS).execute()
             for model in (IssueLabel, IssueComponent, IssueOrganization, IssueFieldValue, SlaCycle, Worklog):
@@ -835,7 +876,6 @@ class _Run:
                 rows = [r for p in parsed for r in getattr(p, attr)]
                 for batch in _chunks(rows, BATCH):
                     model.insert_many(batch).execute()
-            wl_rows = {r["id"]: r for p in parsed for r in (p.worklogs or [])}
             for batch in _chunks(list(wl_rows.values()), BATCH):
                 Worklog.insert_many(batch).on_conflict(conflict_target=[Worklog.id],
                                                        preserve=_WORKLOG_COLUMNS).execute()
@@ -843,6 +883,8 @@ class _Run:
             if cursor_scope is not None:
                 last = max(p.row["updated"] for p in parsed)
                 _set_state(cursor_scope, cursor=last.isoformat())
+
+        self.transaction(write_page)
         self.changed_ids.update(ids)
         self.result.issues_upserted += len(parsed)
         self.result.worklogs_upserted += len(wl_rows)
@@ -888,6 +930,42 @@ class _Run:
                 self.progress("sla", done, len(ids), f"{done} issues with SLA breaches re-read")
         _set_state(key, cursor=now.isoformat(), last_success=self.now_naive())
 
+    def verify_facts(self) -> None:
+        """After a full sync: prove the facts clause memberships carry (cache.membership.check_consistency).
+
+        They should never drift; if they did (a bug, a hand-edited database) they are
+        recomputed for every matched issue and the sync says so in the log.
+        """
+        from cache import membership
+        from cache.models import ClauseMatch
+
+        problems = membership.check_consistency(limit=5)
+        if problems:
+            log.warning("clause membership facts had drifted (%s); recomputing them", "; ".join(problems))
+            ids = [i for (i,) in ClauseMatch.select(ClauseMatch.issue).distinct().tuples()]
+            with self.db.atomic():
+                membership.refresh_facts(ids)
+
+    @staticmethod
+    def _worklog_issue_ids(worklog_ids: list[int]) -> set[int]:
+        """Issues the cached worklogs ``worklog_ids`` belong to."""
+        out: set[int] = set()
+        for chunk in _chunks(sorted(worklog_ids), 500):
+            out |= {int(i) for (i,) in Worklog.select(Worklog.issue).where(Worklog.id.in_(chunk)).tuples()}
+        return out
+
+    @staticmethod
+    def refresh_facts(issue_ids: set[int]) -> None:
+        """Worklogs of ``issue_ids`` changed: refresh the seconds their clause memberships carry.
+
+        In the caller's transaction; a failure fails the step (rolled back, cursor
+        not advanced), so the derived seconds never drift from the worklogs.
+        """
+        if issue_ids:
+            from cache import membership
+
+            membership.refresh_facts(issue_ids)
+
     def _cached_issue_ids(self) -> set[int]:
         return {i for (i,) in Issue.select(Issue.id).tuples()}
 
@@ -920,11 +998,16 @@ class _Run:
                     continue
             self.progress("worklogs", len(by_wid), len(ids), f"{len(by_wid)} changed worklogs")
         rows = list(by_wid.values())
-        with self.db.atomic():
+
+        def write_changed() -> None:
+            touched = {int(r["issue"]) for r in rows} | self._worklog_issue_ids(list(by_wid))
             for batch in _chunks(rows, BATCH):
                 Worklog.insert_many(batch).on_conflict(conflict_target=[Worklog.id],
                                                        preserve=_WORKLOG_COLUMNS).execute()
+            self.refresh_facts(touched)
             _set_state(key, cursor=str(until), last_success=self.now_naive(), last_error=None)
+
+        self.transaction(write_changed)
         self.result.worklogs_upserted += len(rows)
         # Deleted worklogs.
         key = "worklogs:deleted"
@@ -938,12 +1021,18 @@ class _Run:
             if values and isinstance(page.get("until"), int):
                 until = max(until, page["until"])
             self.check()
-        deleted = 0
-        with self.db.atomic():
+        deleted_key = key
+
+        def write_deleted() -> int:
+            deleted = 0
+            touched = self._worklog_issue_ids(sorted(gone))
             for chunk in _chunks(sorted(gone), 500):
                 deleted += Worklog.delete().where(Worklog.id.in_(chunk)).execute()
-            _set_state(key, cursor=str(until), last_success=self.now_naive(), last_error=None)
-        self.result.worklogs_deleted += deleted
+            self.refresh_facts(touched)
+            _set_state(deleted_key, cursor=str(until), last_success=self.now_naive(), last_error=None)
+            return deleted
+
+        self.result.worklogs_deleted += self.transaction(write_deleted)
 
     def reconcile(self) -> None:
         cached = Issue.select().count()
@@ -967,11 +1056,15 @@ class _Run:
         deleted = 0
         for chunk in _chunks(gone, 500):
             self.check()
-            with self.db.atomic():
+
+            def write_deletions(chunk: list[int] = chunk) -> int:
                 for model in (IssueLabel, IssueComponent, IssueOrganization, IssueFieldValue, SlaCycle, Worklog):
                     model.delete().where(model.issue.in_(chunk)).execute()
-                deleted += Issue.delete().where(Issue.id.in_(chunk)).execute()
+                n = Issue.delete().where(Issue.id.in_(chunk)).execute()
                 self.update_memberships([], chunk, local=True)
+                return n
+
+            deleted += self.transaction(write_deletions)
             self.deleted_ids.update(chunk)
         self.result.issues_deleted += deleted
         self.result.reconciled = True

@@ -44,7 +44,8 @@ def _t(s: str) -> dt.datetime:
 
 def build(zone: str | None = ZONE) -> None:
     if zone:
-        Meta.insert(key="jira_time_zone", value=zone).on_conflict_replace().execute()
+        Meta.insert(key="jira_time_zone", value=zone).on_conflict(  # portable upsert (not INSERT OR REPLACE)
+            conflict_target=[Meta.key], update={Meta.value: zone}).execute()
     Project.insert_many([
         {"id": "10000", "key": "ABC", "name": "Alpha"},
         {"id": "10001", "key": "XYZ", "name": "ABC"},

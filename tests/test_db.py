@@ -227,3 +227,117 @@ def test_memory_refused(capsys) -> None:
         open_database(":memory:")
     code, err = _cli(capsys, ":memory:")
     assert code == 2 and ":memory:" in err
+
+
+# --- (f) both backends: fresh schema, migration chain, refusals ----------------------------------
+
+from conftest import query_separately  # noqa: E402
+
+
+def _pg_schema(url: str) -> dict:
+    cols = query_separately(url, """
+        SELECT table_name, column_name, data_type, is_nullable, column_default, character_maximum_length
+        FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, column_name""")
+    idx = query_separately(url, """
+        SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'
+        ORDER BY tablename, indexname""")
+    fks = query_separately(url, """
+        SELECT tc.table_name, kcu.column_name, ccu.table_name, rc.delete_rule
+        FROM information_schema.table_constraints tc
+        JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
+        JOIN information_schema.constraint_column_usage ccu ON ccu.constraint_name = tc.constraint_name
+        JOIN information_schema.referential_constraints rc ON rc.constraint_name = tc.constraint_name
+        WHERE tc.constraint_type = 'FOREIGN KEY' ORDER BY 1, 2""")
+    return {"columns": cols, "indexes": idx, "fks": fks}
+
+
+def _stamp(url: str, version: int) -> None:
+    db = open_database(url, migrate=False)
+    db.execute_sql("UPDATE meta SET value = %s WHERE key = 'schema_version'" % db.param, (str(version),))
+    close_database()
+
+
+def test_fresh_database_opens_stamped_and_reopens(db_url) -> None:
+    db = open_database(db_url)
+    assert migrations.schema_version(db) == migrations.LATEST
+    close_database()
+    db = open_database(db_url)
+    assert migrations.migrate(db) == migrations.LATEST  # nothing left to do
+
+
+def test_newer_schema_refused_on_every_backend(db_url, capsys) -> None:
+    open_database(db_url)
+    close_database()
+    _stamp(db_url, migrations.LATEST + 5)
+    with pytest.raises(RunError, match="newer than this TicketBook"):
+        open_database(db_url)
+    code, err = _cli(capsys, db_url)
+    assert code == 1 and "upgrade TicketBook" in err
+
+
+@pytest.mark.postgres
+def test_foreign_postgresql_database_refused_untouched(fresh_db_url, capsys) -> None:
+    url = fresh_db_url("postgres")
+    import psycopg2
+
+    con = psycopg2.connect(url)
+    con.autocommit = True
+    con.cursor().execute("CREATE TABLE customers (id SERIAL PRIMARY KEY, name TEXT);"
+                         "INSERT INTO customers (name) VALUES ('someone else''s data')")
+    con.close()
+    with pytest.raises(InputError, match="not made by TicketBook"):
+        open_database(url)
+    code, err = _cli(capsys, url)
+    assert code == 2 and "not made by TicketBook" in err
+    tables = {r[0] for r in query_separately(url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert tables == {"customers"}
+
+
+def test_unreachable_postgresql_is_one_line(capsys) -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now
+    pytest.importorskip("psycopg2")
+    url = f"postgresql://nobody@127.0.0.1:{port}/nothing"
+    with pytest.raises(RunError, match="cannot reach database"):
+        open_database(url)
+    code, err = _cli(capsys, url)
+    assert code == 1 and "cannot reach database" in err
+
+
+@pytest.mark.postgres
+def test_v1_schema_on_postgresql_migrates_to_the_fresh_schema(fresh_db_url) -> None:
+    """The v1 fixture is SQLite; on PostgreSQL a v1 database is rebuilt by undoing v2/v3, then migrated."""
+    old, fresh = fresh_db_url("postgres"), fresh_db_url("postgres")
+    open_database(fresh)
+    close_database()
+    db = open_database(old)
+    for sql in ('DROP TABLE clause_match', 'DROP TABLE clause_eval',
+                'ALTER TABLE contract DROP COLUMN notes',
+                'DROP INDEX clause_contract_id_position', 'DROP INDEX amend_clause_id_position',
+                'CREATE INDEX clause_contract_id_position ON clause (contract_id, position)',
+                "UPDATE meta SET value = '1' WHERE key = 'schema_version'"):
+        db.execute_sql(sql)
+    now = dt.datetime(2024, 5, 1, 12, 0)
+    cid = db.execute_sql(
+        "INSERT INTO contract (name, name_key, start, \"end\", time_zone, period_type, carry_over, borrowing, "
+        "help_center, revision, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "RETURNING id",
+        ("Old One", "old one", dt.date(2024, 1, 1), dt.date(2024, 12, 31), "UTC", "monthly_calendar",
+         True, False, True, 3, now, now)).fetchone()[0]
+    db.execute_sql("INSERT INTO clause (contract_id, position, name, type, jql, limit_units, sla, target) "
+                   "VALUES (%s, 0, 'High', 'issue_count', 'priority = High', 5, '[]', NULL)", (cid,))
+    close_database()
+    db = open_database(old)  # runs v2, v3
+    assert migrations.schema_version(db) == migrations.LATEST
+    close_database()
+    got, want = _pg_schema(old), _pg_schema(fresh)
+    assert got["columns"] == want["columns"]
+    assert got["indexes"] == want["indexes"]
+    assert got["fks"] == want["fks"]
+    rows = query_separately(old, "SELECT name, revision, notes, carry_over FROM contract")
+    assert rows == [("Old One", 3, "", True)]
+    assert query_separately(old, "SELECT name, limit_units FROM clause") == [("High", 5)]

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 import jql_fixture as fx
-from cache.db import close_database, open_database
+from cache.db import database, open_database
+from conftest import BACKENDS, fresh_database
 from cache.jqlsql import JqlContext, JqlInvalid, compile_jql
 from cache.models import Issue, Meta
 from tickets.jql import JqlSyntaxError
@@ -16,18 +17,19 @@ from tickets.jql.semantics import NeedsJira
 NOW = dt.datetime(2023, 1, 16, 12, 0, tzinfo=dt.timezone.utc)  # 15:00 on the 16th in Istanbul
 
 
-@pytest.fixture(scope="module")
-def cache_db(tmp_path_factory):
-    path = tmp_path_factory.mktemp("jql") / "cache.db"
-    open_database(path)
-    fx.build()
-    yield path
-    close_database()
+@pytest.fixture(scope="module", params=BACKENDS)
+def cache_db(request, tmp_path_factory):
+    """The hand-built cache, once per backend (SQLite file, PostgreSQL database): the opened handle."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("jql")) as url:
+        db = open_database(url)
+        fx.build()
+        yield db
+        db.close()
 
 
 @pytest.fixture(autouse=True)
 def _bound(cache_db):
-    open_database(cache_db)  # rebind (other modules may have opened another database)
+    database.initialize(cache_db)  # rebind (other modules may have opened another database)
     yield
 
 

@@ -20,10 +20,11 @@ _ids = itertools.count(1000)
 
 
 @pytest.fixture
-def db(tmp_path):
+def db(db_url):
+    """Both backends (PostgreSQL when TICKETBOOK_TEST_PG_URL is set)."""
     from cache.db import close_database, open_database
 
-    database = open_database(tmp_path / "measure.db")
+    database = open_database(db_url)
     yield database
     close_database()
 
@@ -45,9 +46,11 @@ def add_issue(created_utc: dt.datetime, *, worklogs=(), slas=(), project="ABC"):
 
 
 def match(clause_id: int, issue_ids) -> None:
-    from cache.models import ClauseMatch
+    """Memberships as cache.membership writes them: with the facts computed from the source rows."""
+    from cache.membership import _insert_ids, check_consistency
 
-    ClauseMatch.insert_many([{"clause": clause_id, "issue": i} for i in issue_ids]).execute()
+    _insert_ids(clause_id, issue_ids)
+    assert check_consistency() == []
 
 
 def stored(contract: Contract) -> tuple[int, dict[str, int]]:

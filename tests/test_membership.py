@@ -14,11 +14,11 @@ from tui.cli import main
 
 
 @pytest.fixture
-def db(tmp_path):
-    path = tmp_path / "cache.db"
-    open_database(path)
+def db(db_url):
+    """The hand-built cache in a fresh database on each backend; the path/URL."""
+    open_database(db_url)
     fx.build()
-    yield path
+    yield db_url
     close_database()
 
 
@@ -188,14 +188,14 @@ def test_cli_jql_verify_needs_jira_config(db, capsys) -> None:
 # ------------------------------------------------------------------------------ simulated Jira
 
 
-def test_fallback_and_verify_against_the_simulated_jira(tmp_path, capsys, monkeypatch) -> None:
+def test_fallback_and_verify_against_the_simulated_jira(db_url, capsys, monkeypatch) -> None:
     from cache.fakejira import FakeJira, generate_site
     from cache.jira import JiraClient
     from cache.sync import run_sync
 
     now = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.timezone.utc)
     site = generate_site(60, seed=3, now=now.isoformat())
-    path = tmp_path / "sim.db"
+    path = db_url
     database = open_database(path)
     try:
         with FakeJira(site) as fj, JiraClient(fj.url, fj.email, fj.token, sleep=lambda s: None) as client:

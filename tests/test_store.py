@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import pathlib
-import sqlite3
 from decimal import Decimal
 
 import pytest
 
 from cache import store
+from conftest import query_separately
 from cache.db import close_database, open_database
 from tickets.contractfile import dump_contract_file, load_contract_file
 from tickets.errors import InputError, RunError
@@ -22,20 +22,16 @@ OWN_TABLES = ("contract", "clause", "amend", "portal_entry")
 
 
 @pytest.fixture
-def db_path(tmp_path):
-    path = tmp_path / "store.db"
-    open_database(path)
-    yield path
+def db_path(db_url):
+    """A fresh database on each backend (SQLite file, PostgreSQL database), opened."""
+    open_database(db_url)
+    yield db_url
     close_database()
 
 
-def snapshot(path: pathlib.Path) -> dict[str, list[tuple]]:
+def snapshot(url: str) -> dict[str, list[tuple]]:
     """Every row of the tool's tables, read through a separate connection."""
-    con = sqlite3.connect(path)
-    try:
-        return {t: con.execute(f'SELECT * FROM "{t}" ORDER BY id').fetchall() for t in OWN_TABLES}
-    finally:
-        con.close()
+    return {t: query_separately(url, f'SELECT * FROM "{t}" ORDER BY id') for t in OWN_TABLES}
 
 
 def make(name: str = "Acme", **kw) -> Contract:

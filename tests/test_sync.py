@@ -16,6 +16,7 @@ import pytest
 
 from cache.config import SyncScope
 from cache.db import close_database, open_database
+from conftest import PG_SKIP_REASON, PG_URL
 from cache.fakejira import FIELD_HOURS, FIELD_TIER, FIELD_TTR, FakeJira, generate_site, site_to_dict
 from cache.jira import JiraClient
 from cache.models import (
@@ -251,8 +252,9 @@ def fake(site):
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = open_database(tmp_path / "cache.db")
+def db(db_url):
+    """A fresh database on each backend (SQLite file, PostgreSQL database), opened."""
+    database = open_database(db_url)
     yield database
     close_database()
 
@@ -509,10 +511,10 @@ def test_parse_jira_time_forms() -> None:
     assert parse_jira_time(None) is None
 
 
-def test_incremental_cursor_in_a_zone_west_of_utc(tmp_path) -> None:
+def test_incremental_cursor_in_a_zone_west_of_utc(db_url) -> None:
     """A literal formatted in UTC would be read hours later in Los Angeles and miss these updates."""
     site = generate_site(40, seed=2, now=NOW, time_zone="America/Los_Angeles")
-    database = open_database(tmp_path / "la.db")
+    database = open_database(db_url)
     try:
         with FakeJira(site) as fj, client_for(fj) as client:
             run_sync(database, client)
@@ -572,19 +574,10 @@ def test_repeated_issues_in_a_page_are_stored_once(site, fake, db) -> None:
     assert_cache_matches(site)
 
 
-PG_URL = os.environ.get("TICKETBOOK_TEST_PG_URL")  # read before the autouse fixture clears TICKETBOOK_*
-
-
 @pytest.mark.postgres
-@pytest.mark.skipif(not PG_URL, reason="needs TICKETBOOK_TEST_PG_URL (a PostgreSQL database it may wipe)")
-def test_postgresql_sync_converges_and_locks(site, fake) -> None:
-    import psycopg2
-
-    con = psycopg2.connect(PG_URL)
-    con.autocommit = True
-    con.cursor().execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    con.close()
-    database = open_database(PG_URL)
+@pytest.mark.skipif(PG_URL is None, reason=PG_SKIP_REASON)
+def test_postgresql_sync_converges_and_locks(site, fake, fresh_db_url) -> None:
+    database = open_database(fresh_db_url("postgres"))
     try:
         rng = random.Random(12)
         with _RepeatingClient(fake.url, fake.email, fake.token, sleep=lambda s: None) as client:

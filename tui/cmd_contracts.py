@@ -118,11 +118,11 @@ def run_list(args: argparse.Namespace) -> int:
     with _Db(args):
         rows = {r.name: r for r in store.list_contracts()}
         contracts = store.load_all_contracts()
-    items = []
-    for c in contracts:
-        today = local_today(c, args.as_of)
-        period, count = _current(c, today)
-        items.append((c, rows[c.name], today, period, count))
+        items = []
+        for c in contracts:  # the status reads the cache: computed while the database is open
+            today = local_today(c, args.as_of)
+            period, count = _current(c, today)
+            items.append((c, rows[c.name], today, period, count, current_status_for(c, today)))
     if args.format == "json":
         out = {"as_of": args.as_of.isoformat() if args.as_of else None, "contracts": [
             {"name": c.name, "period_type": c.period_type.value, "start": c.start.isoformat(),
@@ -130,8 +130,8 @@ def run_list(args: argparse.Namespace) -> int:
              "periods": count,
              "current_period": None if period is None else {
                  "index": period.index, "start": period.start.isoformat(), "end": period.end.isoformat()},
-             "status": current_status_for(c, today)}
-            for c, row, today, period, count in items]}
+             "status": status}
+            for c, row, today, period, count, status in items]}
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
     if not items:
@@ -140,8 +140,8 @@ def run_list(args: argparse.Namespace) -> int:
     header = ("NAME", "PERIOD TYPE", "START", "END", "CURRENT PERIOD", "STATUS")
     table = [header] + [
         (c.name, c.period_type.value, c.start.isoformat(), c.end.isoformat(),
-         format_current(period, count, today, c), current_status_for(c, today))
-        for c, _row, today, period, count in items
+         format_current(period, count, today, c), status)
+        for c, _row, today, period, count, status in items
     ]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for r in table:
