@@ -108,6 +108,25 @@ class TicketBookApp(App):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    async def action_quit(self) -> None:
+        """Quit; first asks when a screen holds unsaved changes (the contract editor): never dropped silently."""
+        from tui.screens.dialogs import ConfirmDialog
+
+        unsaved = [s for s in self.screen_stack if getattr(s, "has_unsaved_changes", False)]
+        if not unsaved or isinstance(self.screen, ConfirmDialog) and getattr(self.screen, "quitting", False):
+            self.exit()  # nothing unsaved, or Ctrl+Q pressed again on the question
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        dialog = ConfirmDialog("A contract has unsaved changes. Quit anyway and drop them? "
+                               "(No: go back and save with Ctrl+S.)", yes="Quit", no="Keep editing",
+                               title="Unsaved changes")
+        dialog.quitting = True
+        self.push_screen(dialog, answered)
+
     def action_sync(self) -> None:
         from tui.screens.sync import SyncScreen
 
