@@ -63,6 +63,10 @@ QUOTA_COLUMNS = (
     ("debt_in", "Debt in"), ("available", "Available"), ("used", "Used"), ("remaining", "Remaining"),
     ("over", "Over"), ("status", "Status"),
 )
+# Narrow terminals (80 columns): shorter headers so Over and Status stay on screen.
+COMPACT_LABELS = {"amends": "Amend", "carried_in": "Carry", "debt_in": "Debt", "available": "Avail",
+                  "remaining": "Left"}
+COMPACT_BELOW_WIDTH = 100
 UNLIMITED_COLUMNS = (("period", "Period"), ("issues", "Issues"), ("used", "Used"), ("status", "Status"))
 SLA_COLUMNS = (("period", "Period"), ("issues", "Issues"), ("breached", "Breached"), ("rate", "Rate"),
                ("target", "Target"), ("status", "Status"))
@@ -362,20 +366,38 @@ class ReportScreen(Screen[None]):
             widgets.append(Static(f"Invalid clause: {c.error or 'invalid'}", classes="clause-error"))
             return widgets
         table: DataTable = DataTable(id=f"table-{i}", cursor_type="row", zebra_stripes=False, fixed_columns=1)
-        for key, label in columns_for(c):
-            table.add_column(label, key=key)
+        compact = self._compact()
+        for key, label in self._columns(c):
+            table.add_column(COMPACT_LABELS.get(key, label) if compact else label, key=key)
         for r in c.rows:
             table.add_row(*self._styled_row(c, r), key=f"p{r.index}")
         widgets.append(table)
         widgets.append(Static(self._chart(c), classes="clause-chart", id=f"chart-{i}"))
         return widgets
 
+    def _compact(self) -> bool:
+        return self.app.size.width < COMPACT_BELOW_WIDTH
+
+    def _columns(self, c: ClauseReport, report: Report | None = None) -> tuple[tuple[str, str], ...]:
+        """The columns shown for a clause: on a narrow terminal, Carry and Debt only when their policy is on
+        (they are always 0 otherwise), so Over and Status stay on screen at 80 columns."""
+        report = report or self.shown
+        cols = columns_for(c)
+        if report is None or not self._compact():
+            return cols
+        hidden = set()
+        if not report.carry_over:
+            hidden.add("carried_in")
+        if not report.borrowing:
+            hidden.add("debt_in")
+        return tuple((k, label) for k, label in cols if k not in hidden)
+
     def _styled_row(self, c: ClauseReport, r: QuotaRow | SlaRow) -> list:
         assert self.shown is not None
         current = r.index == self.shown.current_period
         cells = row_cells(c, r)
         out = []
-        for key, _label in columns_for(c):
+        for key, _label in self._columns(c):
             if key == "period":
                 text = ("▶ " if current else "  ") + period_text(r.start, r.end)
             else:
@@ -481,7 +503,13 @@ class ReportScreen(Screen[None]):
                                                                            self.shown.borrowing):
             self._update_preview()
             return
+        old_columns = [self._columns(c) for c in self.shown.clauses] if self.shown is not None else None
         self.shown = new
+        if old_columns is not None and old_columns != [self._columns(c) for c in new.clauses]:
+            # A narrow screen shows Carry/Debt only while their policy is on: new columns, new tables.
+            self.run_worker(self._build_tabs(), exclusive=True, group="report-build")
+            self._update_preview()
+            return
         for i, c in enumerate(new.clauses):
             if not c.valid or not c.type.has_quota or not c.limited:
                 continue
@@ -491,7 +519,7 @@ class ReportScreen(Screen[None]):
                 continue
             for r in c.rows:
                 styled = self._styled_row(c, r)
-                for (key, _label), cell in zip(columns_for(c), styled):
+                for (key, _label), cell in zip(self._columns(c), styled):
                     if key != "period":
                         table.update_cell(f"p{r.index}", key, cell, update_width=True)
             self.query_one(f"#chart-{i}", Static).update(self._chart(c))
