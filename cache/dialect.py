@@ -9,6 +9,8 @@ few things that cannot be portable:
   timeout: a ``DEFERRED`` transaction that reads first and then writes fails
   at once with "database is locked" when another writer committed meanwhile,
   WAL's ``SQLITE_BUSY_SNAPSHOT``).  PostgreSQL: ``BEGIN`` (row locks).
+* :func:`read_snapshot`: several reads that must see one committed state
+  (SQLite: a read transaction; PostgreSQL: ``REPEATABLE READ``).
 * :func:`lock_referenced` / :func:`lock_for_update`: row locks.  PostgreSQL:
   ``FOR KEY SHARE`` (a row we are about to reference by a foreign key cannot
   be deleted until we commit) / ``FOR UPDATE``.  SQLite: nothing (a write
@@ -25,10 +27,11 @@ few things that cannot be portable:
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import peewee as pw
@@ -69,6 +72,27 @@ def write_transaction(db: pw.Database | None = None):
     if isinstance(db, pw.SqliteDatabase) and db.transaction_depth() == 0:
         return db.atomic("IMMEDIATE")
     return db.atomic()
+
+
+@contextlib.contextmanager
+def read_snapshot(db: pw.Database | None = None) -> Iterator[None]:
+    """A read-only transaction: every query inside sees the database as of its first query.
+
+    For a report made of several queries (contract, clauses, memberships,
+    sync time): it never mixes a contract save or a sync page committed
+    half way through.  SQLite (WAL): a ``BEGIN DEFERRED`` read transaction is
+    a snapshot.  PostgreSQL: ``REPEATABLE READ READ ONLY``.  Inside an open
+    transaction it adds nothing.  Write nothing inside (evaluate memberships
+    before).
+    """
+    db = _db(db)
+    if db.transaction_depth() > 0:
+        yield
+        return
+    with db.atomic():
+        if isinstance(db, pw.PostgresqlDatabase):
+            db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        yield
 
 
 def lock_referenced(query: pw.Select, *of: type[pw.Model]) -> pw.Select:

@@ -275,13 +275,16 @@ def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = 
 
 
 def _claim(clause_id: int) -> bool:
-    """In a write transaction: the clause still exists, and (PostgreSQL) cannot be deleted until commit.
+    """In a write transaction: the clause still exists, and (PostgreSQL) is ours until commit.
 
     A contract saved meanwhile by someone else replaced its clauses (new ids):
     nothing is written for the old one (its rows would break the foreign key).
+    PostgreSQL: ``FOR UPDATE`` makes a save, a sync page and another session
+    evaluating the same clause wait here, before any membership row is
+    touched, so they cannot deadlock on those rows.
     """
     query = Clause.select(Clause.id).where(Clause.id == clause_id)
-    return bool(list(dialect.lock_referenced(query).tuples()))
+    return bool(list(dialect.lock_for_update(query).tuples()))
 
 
 def _is_stale(ev: ClauseEval | None, jql: str, ctx: JqlContext, client: Any) -> bool:

@@ -192,7 +192,7 @@ def _validate(contract: Contract, path: str = "") -> list[tuple[str, str]]:
     return rules.validate_contract(contract, path)
 
 
-def _contract_fields(contract: Contract) -> dict:
+def _contract_fields(contract: Contract, notes: str | None = None) -> dict:
     fields = {
         "name": contract.name,
         "name_key": rules.name_key(contract.name),
@@ -204,7 +204,8 @@ def _contract_fields(contract: Contract) -> dict:
         "borrowing": contract.borrowing,
         "help_center": contract.portal.help_center,
     }
-    notes = getattr(contract, "notes", None)
+    if notes is None:
+        notes = getattr(contract, "notes", None)
     if isinstance(notes, str):
         fields["notes"] = notes
     return fields
@@ -245,17 +246,17 @@ def _write_children(contract_id: int, contract: Contract) -> None:
         PortalEntry.insert_many(entries).execute()
 
 
-def _create(contract: Contract) -> int:
+def _create(contract: Contract, notes: str | None = None) -> int:
     now = _now()
-    row = ContractModel.create(**_contract_fields(contract), revision=1, created_at=now, updated_at=now)
+    row = ContractModel.create(**_contract_fields(contract, notes), revision=1, created_at=now, updated_at=now)
     _write_children(row.id, contract)
     return 1
 
 
-def _replace(row: ContractModel, contract: Contract, expected: int) -> int:
+def _replace(row: ContractModel, contract: Contract, expected: int, notes: str | None = None) -> int:
     """Overwrite ``row`` if it is still at revision ``expected``; the new revision."""
     new_revision = expected + 1
-    updated = (ContractModel.update(**_contract_fields(contract), revision=new_revision, updated_at=_now())
+    updated = (ContractModel.update(**_contract_fields(contract, notes), revision=new_revision, updated_at=_now())
                .where((ContractModel.id == row.id) & (ContractModel.revision == expected))
                .execute())
     if updated != 1:
@@ -280,9 +281,13 @@ def list_contracts() -> list[ContractRow]:
 
 
 def load_contract_with_revision(name: str) -> tuple[int, int, Contract]:
-    """``(row id, revision, contract)`` by name (case-insensitive); InputError if unknown."""
-    row = _require(name)
-    return row.id, row.revision, _build([row])[0]
+    """``(row id, revision, contract)`` by name (case-insensitive); InputError if unknown.
+
+    Read in one snapshot: the revision always belongs to the clauses returned.
+    """
+    with dialect.read_snapshot():
+        row = _require(name)
+        return row.id, row.revision, _build([row])[0]
 
 
 def load_contract(name: str) -> Contract:
@@ -297,16 +302,17 @@ def load_all_contracts(*, order: str = "name") -> list[Contract]:
     order they were first created (import order; a replace keeps its place),
     which makes ``export`` of a fresh import reproduce the file.
     """
-    if order == "created":
-        return _build(ContractModel.select().order_by(ContractModel.id))
-    if order != "name":
+    if order not in ("created", "name"):
         raise ValueError(f"unknown order {order!r}")
-    contracts = _build(ContractModel.select())
+    with dialect.read_snapshot():
+        if order == "created":
+            return _build(ContractModel.select().order_by(ContractModel.id))
+        contracts = _build(ContractModel.select())
     return sorted(contracts, key=lambda c: (c.name.casefold(), c.name))
 
 
 def save_contract(contract: Contract, *, expected_revision: int | None = None,
-                  replace_name: str | None = None) -> int:
+                  replace_name: str | None = None, notes: str | None = None) -> int:
     """Create or replace one contract; return its new revision.
 
     * The contract is validated first (:class:`InvalidContractError`).
@@ -318,14 +324,20 @@ def save_contract(contract: Contract, *, expected_revision: int | None = None,
       deleted meanwhile, :class:`ConflictError` and nothing is written.
       ``expected_revision=0`` means "this is a new contract": if one of that
       name appeared meanwhile, ConflictError.
+    * ``notes``: the contract's free-text notes (schema v2), written in the
+      same transaction; None keeps the stored notes.
+    * One transaction, retried as a whole on a transient failure
+      (:func:`cache.dialect.retrying`): callers need no transaction of their
+      own (one around it would turn the retry off).
     """
     problems = _validate(contract)
     if problems:
         raise InvalidContractError(problems)
-    return dialect.retrying(lambda: _save(contract, expected_revision, replace_name), what="saving the contract")
+    return dialect.retrying(lambda: _save(contract, expected_revision, replace_name, notes),
+                            what="saving the contract")
 
 
-def _save(contract: Contract, expected_revision: int | None, replace_name: str | None) -> int:
+def _save(contract: Contract, expected_revision: int | None, replace_name: str | None, notes: str | None) -> int:
     with _write_transaction():
         target = _row_by_name(replace_name if replace_name is not None else contract.name)
         if replace_name is not None and target is None and expected_revision is None:
@@ -337,7 +349,7 @@ def _save(contract: Contract, expected_revision: int | None, replace_name: str |
             clash = _row_by_name(contract.name)
             if clash is not None:
                 raise InputError(f"a contract named {clash.name!r} already exists")
-            return _create(contract)
+            return _create(contract, notes)
         if expected_revision is not None and target.revision != expected_revision:
             if expected_revision == 0:
                 raise ConflictError(f"contract {target.name!r} was created by someone else since you opened the editor")
@@ -345,7 +357,7 @@ def _save(contract: Contract, expected_revision: int | None, replace_name: str |
         clash = _row_by_name(contract.name)
         if clash is not None and clash.id != target.id:
             raise InputError(f"a contract named {clash.name!r} already exists")
-        return _replace(target, contract, target.revision)
+        return _replace(target, contract, target.revision, notes)
 
 
 def import_contracts(contracts: Sequence[Contract]) -> ImportResult:

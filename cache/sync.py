@@ -63,6 +63,7 @@ from cache import dialect
 from cache.config import SyncScope
 from cache.jira import Cancelled, JiraClient, JiraError
 from cache.models import (
+    Clause,
     ClauseEval,
     Contract,
     Issue,
@@ -626,6 +627,10 @@ class _Run:
         """
         def once() -> Any:
             with dialect.write_transaction(self.db):
+                # PostgreSQL: first of all, no clause may be deleted (a contract saved) until this
+                # commits, locked in id order as a save locks its clauses: the page's membership
+                # rows and facts never deadlock with a save (SQLite: the write lock already does).
+                list(dialect.lock_referenced(Clause.select(Clause.id).order_by(Clause.id)).tuples())
                 return body()
 
         return dialect.retrying(once, what="the sync", db=self.db)
@@ -943,8 +948,7 @@ class _Run:
         if problems:
             log.warning("clause membership facts had drifted (%s); recomputing them", "; ".join(problems))
             ids = [i for (i,) in ClauseMatch.select(ClauseMatch.issue).distinct().tuples()]
-            with self.db.atomic():
-                membership.refresh_facts(ids)
+            self.transaction(lambda: membership.refresh_facts(ids))
 
     @staticmethod
     def _worklog_issue_ids(worklog_ids: list[int]) -> set[int]:

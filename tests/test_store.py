@@ -229,3 +229,35 @@ def test_delete_removes_children(db_path) -> None:
     assert len(snap["clause"]) == 4 and len(snap["amend"]) == 3 and len(snap["portal_entry"]) == 6
     with pytest.raises(InputError, match="no contract named 'Acme'"):
         store.delete_contract("Acme")
+
+
+def test_notes_are_saved_with_the_contract_in_one_transaction(db_path) -> None:
+    assert store.save_contract(make(), notes="first call on Monday") == 1
+    assert query_separately(db_path, "SELECT notes FROM contract") == [("first call on Monday",)]
+    _, rev, c = store.load_contract_with_revision("Acme")
+    assert store.save_contract(c, expected_revision=rev) == 2  # None keeps the stored notes
+    assert query_separately(db_path, "SELECT notes FROM contract") == [("first call on Monday",)]
+    assert store.save_contract(c, expected_revision=2, notes="") == 3
+    assert query_separately(db_path, "SELECT notes FROM contract") == [("",)]
+    with pytest.raises(store.ConflictError):
+        store.save_contract(c, expected_revision=2, notes="lost")
+    assert query_separately(db_path, "SELECT notes FROM contract") == [("",)]
+
+
+def test_read_snapshot_does_not_see_a_save_committed_meanwhile(db_path) -> None:
+    """cache.dialect.read_snapshot: a report's several queries see one committed state."""
+    import subprocess
+    import sys
+
+    from cache import dialect
+
+    store.save_contract(make())
+    code = ("import sys, dataclasses; from cache.db import open_database; from cache import store; "
+            "open_database(sys.argv[1]); _, r, c = store.load_contract_with_revision('Acme'); "
+            "store.save_contract(dataclasses.replace(c, clauses=c.clauses[:1]), expected_revision=r)")
+    with dialect.read_snapshot():
+        before = store.load_contract_with_revision("Acme")
+        subprocess.run([sys.executable, "-c", code, str(db_path)], check=True, timeout=60)
+        assert store.load_contract_with_revision("Acme") == before  # same revision, same clauses
+    after = store.load_contract_with_revision("Acme")
+    assert after[1] == before[1] + 1 and len(after[2].clauses) == 1
