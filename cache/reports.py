@@ -32,7 +32,7 @@ from typing import Any
 
 import peewee as pw
 
-from cache import membership
+from cache import dialect, membership
 from cache.measure import clause_ids, measure_contract
 from cache.models import ClauseMatch, Issue, Organization, OrganizationUser, SlaCycle, Worklog
 from cache.store import load_all_contracts, load_contract_with_revision
@@ -78,10 +78,12 @@ def report_for(contract_id: int, contract: Contract, *, as_of: dt.date, carry_ov
     """The report of an already loaded, stored contract."""
     membership.ensure_contract(contract_id, client=client, today=as_of)
     periods = contract_periods(contract)
-    ids = clause_ids(contract_id, contract)
-    statuses = clause_statuses(ids)
-    measurements = measure_contract(contract_id, contract, periods)
-    return build_report(contract, measurements, as_of=as_of, synced_at=last_successful_sync(),
+    with dialect.read_snapshot():  # never mix a save or a sync page committed half way through
+        ids = clause_ids(contract_id, contract)
+        statuses = clause_statuses(ids)
+        measurements = measure_contract(contract_id, contract, periods)
+        synced_at = last_successful_sync()
+    return build_report(contract, measurements, as_of=as_of, synced_at=synced_at,
                         carry_over=carry_over, borrowing=borrowing, clause_status=statuses,
                         periods=periods)
 

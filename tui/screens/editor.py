@@ -141,27 +141,11 @@ def load_editor_data(name: str | None) -> EditorData:
                       sla_names=slas)
 
 
-_CONTRACT_HAS_NOTES = any(f.name == "notes" for f in dataclasses.fields(Contract))
-
-
 def save_with_notes(contract: Contract, notes: str, *, expected_revision: int, replace_name: str | None) -> int:
-    """:func:`cache.store.save_contract` plus the notes column, in one transaction; the new revision."""
-    from cache.db import database
-    from cache.models import Contract as ContractModel
+    """:func:`cache.store.save_contract` with the notes column, in one (retried) transaction; the new revision."""
     from cache.store import save_contract
 
-    if _CONTRACT_HAS_NOTES:
-        return save_contract(dataclasses.replace(contract, notes=notes),  # type: ignore[call-arg]
-                             expected_revision=expected_revision, replace_name=replace_name)
-    db = database.obj
-    import peewee as pw
-
-    with db.atomic("IMMEDIATE") if isinstance(db, pw.SqliteDatabase) and db.transaction_depth() == 0 \
-            else db.atomic():
-        revision = save_contract(contract, expected_revision=expected_revision, replace_name=replace_name)
-        (ContractModel.update(notes=notes)
-         .where(ContractModel.name_key == rules.name_key(contract.name)).execute())
-    return revision
+    return save_contract(contract, expected_revision=expected_revision, replace_name=replace_name, notes=notes)
 
 
 # --- the screen ---------------------------------------------------------------------------------
