@@ -16,9 +16,11 @@ with one clear line (exit 2) and never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
 import sqlite3
+from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import peewee as pw
@@ -161,6 +163,16 @@ def open_database(url_or_path: str | os.PathLike | None = None, *, migrate: bool
             raise RunError(f"cannot reach database {describe(url_or_path)}: {message}") from None
         raise InputError(f"--db: {describe(url_or_path)}: {message}") from None
     return db
+
+
+@contextlib.contextmanager
+def opened_database(url_or_path: str | os.PathLike | None = None) -> Iterator[pw.Database]:
+    """``with opened_database(args.db):`` open (and migrate) for one command, then close."""
+    db = open_database(url_or_path)
+    try:
+        yield db
+    finally:
+        close_database()
 
 
 def close_database() -> None:

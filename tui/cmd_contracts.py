@@ -18,10 +18,9 @@ import argparse
 import datetime as dt
 import json
 import sys
-import zoneinfo
 
 from cache import store
-from cache.db import close_database, open_database
+from cache.db import opened_database
 from tickets.contractfile import ContractFileError, dump_contract_file, load_contract_file, parse_contract_file
 from tickets.errors import InputError, TicketbookError
 from tickets.model import Contract
@@ -59,17 +58,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-class _Db:
-    """``with _Db(args):`` opens the database for one command and closes it."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.url = args.db
-
-    def __enter__(self):
-        return open_database(self.url)
-
-    def __exit__(self, *exc) -> None:
-        close_database()
 
 
 # --- list -----------------------------------------------------------------------------
@@ -90,15 +78,6 @@ def current_status_for(contract: Contract, today: dt.date) -> str:
         return f"error: {exc}"
 
 
-def local_today(contract: Contract, as_of: dt.date | None) -> dt.date:
-    """``--as-of`` if given, else today's date in the contract's time zone."""
-    if as_of is not None:
-        return as_of
-    try:
-        return dt.datetime.now(zoneinfo.ZoneInfo(contract.time_zone)).date()
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return dt.date.today()
-
 
 def _current(contract: Contract, today: dt.date) -> tuple[Period | None, int]:
     periods = contract_periods(contract)
@@ -115,7 +94,9 @@ def format_current(period: Period | None, count: int, today: dt.date, contract: 
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with _Db(args):
+    from cache.reports import local_today  # lazy, like current_status_for
+
+    with opened_database(args.db):
         rows = {r.name: r for r in store.list_contracts()}
         contracts = store.load_all_contracts()
         items = []
@@ -169,7 +150,7 @@ def run_import(args: argparse.Namespace) -> int:
     except ContractFileError as exc:
         _print_problems(source, exc.lines())
         return 2
-    with _Db(args):
+    with opened_database(args.db):
         try:
             result = store.import_contracts(contracts)
         except store.InvalidContractError as exc:
@@ -181,7 +162,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    with _Db(args):
+    with opened_database(args.db):
         if args.names:
             contracts = [store.load_contract(name) for name in args.names]  # all found before writing
         else:
@@ -191,7 +172,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_delete(args: argparse.Namespace) -> int:
-    with _Db(args):
+    with opened_database(args.db):
         _id, _revision, contract = store.load_contract_with_revision(args.name)
         if not args.yes and sys.stdin.isatty():
             try:

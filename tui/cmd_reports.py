@@ -23,7 +23,7 @@ import json
 import sys
 
 from cache import reports, store
-from cache.db import close_database, open_database
+from cache.db import opened_database
 from tickets.errors import InputError
 from tickets.render import (
     render_issue_table,
@@ -34,7 +34,7 @@ from tickets.render import (
     render_summary_table,
 )
 from tickets.report import report_to_json
-from tui.cmd_contracts import local_today
+
 
 
 def register(sub, common) -> None:
@@ -69,21 +69,12 @@ def register(sub, common) -> None:
     p.set_defaults(handler=run_panel)
 
 
-class _Db:
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.url = args.db
-
-    def __enter__(self):
-        return open_database(self.url)
-
-    def __exit__(self, *exc) -> None:
-        close_database()
 
 
 def _today_for(name: str, as_of: dt.date | None) -> dt.date:
     if as_of is not None:
         return as_of
-    return local_today(store.load_contract(name), None)
+    return reports.local_today(store.load_contract(name), None)
 
 
 def _never_synced_note(synced_at) -> None:
@@ -93,7 +84,7 @@ def _never_synced_note(synced_at) -> None:
 
 
 def run_report(args: argparse.Namespace) -> int:
-    with _Db(args):
+    with opened_database(args.db):
         today = _today_for(args.name, args.as_of)
         report = reports.contract_report(args.name, as_of=today, carry_over=args.carry_over,
                                          borrowing=args.borrowing)
@@ -108,7 +99,7 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_summary(args: argparse.Namespace) -> int:
-    with _Db(args):
+    with opened_database(args.db):
         today = _today_for(args.name, args.as_of)
         summary = reports.contract_summary(args.name, today)
     _never_synced_note(summary["synced_at"])
@@ -120,7 +111,7 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def run_issue(args: argparse.Namespace) -> int:
-    with _Db(args):
+    with opened_database(args.db):
         today = args.as_of or dt.date.today()
         view = reports.issue_view(args.key, today)
     if args.format == "json":
@@ -134,7 +125,7 @@ def run_panel(args: argparse.Namespace) -> int:
     portal = args.portal
     if portal is not None and not portal.strip():
         raise InputError("--portal: give a project key")
-    with _Db(args):
+    with opened_database(args.db):
         panels = reports.portal_panels(args.user, help_center=args.help_center, portal_key=portal,
                                        as_of=args.as_of)
     if args.format == "json":
