@@ -19,15 +19,19 @@ worklogs or fields, proven by :func:`check_consistency`).
   (``error`` says why).  The clause itself stays saved.
 
 :func:`ensure_contract` (re)evaluates stale clauses (no ClauseEval, an edited
-JQL, a pending one when a client is given, or a local one whose result
-depends on the current time); :func:`after_sync` re-evaluates only the
-issues a sync changed.
+JQL, a pending one when a client is given, or one whose result depends on
+the current time: local always, jira when a client is given);
+:func:`after_sync` re-evaluates only the issues a sync changed.  The sync
+keeps the ids still to be re-asked to Jira in ``jira_recheck``
+(:func:`mark_jira_recheck`, :func:`clear_jira_recheck`), so a failed or
+cancelled run does not lose them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -35,11 +39,12 @@ import peewee as pw
 
 from cache import dialect
 from cache.db import database
-from cache.jqlsql import JqlContext, JqlInvalid, compile_query
-from cache.models import Clause, ClauseEval, ClauseMatch, Issue, SlaCycle, Worklog
+from cache.jqlsql import JqlContext, JqlInvalid, compile_query, run_guarded
+from cache.models import Clause, ClauseEval, ClauseMatch, Issue, JiraRecheck, SlaCycle, Worklog
 from tickets.errors import RunError
 from tickets.jql import JqlSyntaxError, parse
-from tickets.jql.semantics import NeedsJira
+from tickets.jql.ast import And, FunctionCall, ListValue, Not, Or, Terminal, Value
+from tickets.jql.semantics import NeedsJira, function_kind, parse_period
 
 JIRA_BATCH = 1000  # issueIds per /jql/match request (Jira Cloud rejects larger lists with 400)
 SQL_BATCH = 500  # ids per IN (...) list (SQLite's default variable limit is 999 on old builds)
@@ -83,6 +88,64 @@ def classify(jql: str, ctx: JqlContext) -> tuple[str, Any]:
         return INVALID, str(exc)
 
 
+# ---------------------------------------------------------------------------- time dependence
+
+#: remote functions whose answer moves with the clock (or with events that do not touch the issue)
+_CLOCK_FUNCTIONS = frozenset({"currentlogin", "lastlogin"})
+_ABSOLUTE_DATE = re.compile(r"^\s*\d{4}[/-]")
+_LIKE = ("~", "!~")
+
+
+def _relative_literal(text: str) -> bool:
+    """``"-1d"``, ``"4w 2d"``, ``"+3h"``: a period (relative to now), not an absolute date or a bare number."""
+    if _ABSOLUTE_DATE.match(text) or not re.search(r"[A-Za-z+-]", text):
+        return False
+    return parse_period(text) is not None
+
+
+def _operand_moves(item: Any, *, text_ok: bool) -> bool:
+    if isinstance(item, ListValue):
+        return any(_operand_moves(i, text_ok=text_ok) for i in item.items)
+    if isinstance(item, FunctionCall):
+        kind = function_kind(item.name)
+        if kind == "date" or item.name.casefold() in _CLOCK_FUNCTIONS:
+            return True
+        # updatedBy(user, "-1d"), ...: a relative period among the arguments
+        return any(not a.number and _relative_literal(a.text) for a in item.args)
+    if isinstance(item, Value):
+        return text_ok and not item.number and _relative_literal(item.text)
+    return False
+
+
+def time_dependent(jql: str) -> bool:
+    """The query's result moves with the clock: a relative date literal (``-1d``, ``"4w 2d"``) or a
+    date function (``now()``, ``startOf*``/``endOf*``) anywhere in it (operands, ``WAS``/``CHANGED``
+    predicates, function arguments), or ``currentLogin()``/``lastLogin()``.
+
+    Read from the parsed tree, so it also holds for queries only Jira evaluates (the compiler's
+    ``ctx.time_dependent`` stops at the first construct that needs Jira).  Conservative: a
+    period-looking string compared with a non-date field counts too (one extra re-ask, never a
+    stale count); text searches (``~``) do not.  False for a query that does not parse.
+    """
+    try:
+        query = parse(jql)
+    except JqlSyntaxError:
+        return False
+
+    def walk(node: Any) -> bool:
+        if isinstance(node, (And, Or)):
+            return any(walk(c) for c in node.clauses)
+        if isinstance(node, Not):
+            return walk(node.clause)
+        if isinstance(node, Terminal):
+            if node.operand is not None and _operand_moves(node.operand, text_ok=node.op not in _LIKE):
+                return True
+            return any(_operand_moves(p.operand, text_ok=True) for p in node.predicates)
+        return False
+
+    return query.where is not None and walk(query.where)
+
+
 # ---------------------------------------------------------------------------- Jira
 
 
@@ -107,6 +170,31 @@ def jira_match(client: Any, jql: str, issue_ids: Iterable[int]) -> set[int]:
 
 def _all_issue_ids() -> list[int]:
     return [r[0] for r in Issue.select(Issue.id).order_by(Issue.id).tuples()]
+
+
+# ---------------------------------------------------------------------------- Jira re-match backlog
+# A sync page marks the issues it stored (in the page's transaction); the end of the run re-asks
+# Jira about them for every jira clause and only then unmarks them.  A run that dies in between
+# leaves them marked, and the next run (whatever it fetches) re-asks first.
+
+
+def mark_jira_recheck(issue_ids: Iterable[int]) -> None:
+    """In the caller's transaction: Jira-evaluated clauses must be re-asked about ``issue_ids``."""
+    ids = sorted({int(i) for i in issue_ids})
+    for batch in _chunks(ids, SQL_BATCH):
+        JiraRecheck.insert_many([(i,) for i in batch], fields=[JiraRecheck.issue]).on_conflict_ignore().execute()
+
+
+def jira_recheck_ids() -> list[int]:
+    """The issues still waiting for the Jira re-match (cached issues only: deleting one drops its row)."""
+    return [int(i) for (i,) in JiraRecheck.select(JiraRecheck.issue).order_by(JiraRecheck.issue).tuples()]
+
+
+def clear_jira_recheck(issue_ids: Iterable[int]) -> None:
+    """The Jira re-match of ``issue_ids`` succeeded: unmark them."""
+    ids = sorted({int(i) for i in issue_ids})
+    for batch in _chunks(ids, SQL_BATCH):
+        JiraRecheck.delete().where(JiraRecheck.issue.in_(batch)).execute()
 
 
 # ---------------------------------------------------------------------------- evaluation
@@ -148,7 +236,9 @@ def _breached_of(issue_col: Any, names: list[str]) -> pw.Node:
         return pw.Value(False)
     s = SlaCycle.alias("tb_s")
     return pw.fn.EXISTS(s.select(pw.SQL("1")).where(
-        (s.issue == issue_col) & s.sla_name.in_(names) & (s.breached == True)))  # noqa: E712 - SQL boolean
+        # names ignore case (LOWER on both sides; the exact names too: SQLite's LOWER folds ASCII only)
+        (s.issue == issue_col) & pw.fn.LOWER(s.sla_name).in_(sorted(set(names) | {n.lower() for n in names}))
+        & (s.breached == True)))  # noqa: E712 - SQL boolean
 
 
 _FACT_COLUMNS = [ClauseMatch.clause, ClauseMatch.issue, ClauseMatch.created, ClauseMatch.worklog_seconds,
@@ -263,8 +353,12 @@ def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = 
                 return False
             ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
             if mode == LOCAL:
-                _insert_local(clause_id, detail)
-                _save_eval(clause_id, jql, LOCAL, None, now)
+                # SQL too complex for the database (a ~100-term OR...): this clause is invalid, not the run
+                failed = run_guarded(lambda: _insert_local(clause_id, detail))
+                if failed is None:
+                    _save_eval(clause_id, jql, LOCAL, None, now)
+                else:
+                    _save_eval(clause_id, jql, INVALID, failed, None)
             else:
                 _save_eval(clause_id, jql, mode, detail, None)
         return True
@@ -295,6 +389,10 @@ def _is_stale(ev: ClauseEval | None, jql: str, ctx: JqlContext, client: Any) -> 
     if ev.mode == LOCAL:
         mode, _ = classify(jql, ctx)
         return mode != LOCAL or ctx.time_dependent  # "created >= -7d" moves with the clock
+    if ev.mode == JIRA and client is not None:
+        # "created >= -1d AND summary ~ x": Jira's answer moves with the clock too; with a
+        # client (every sync) it is asked again over every cached issue.
+        return time_dependent(jql)
     return False
 
 
@@ -373,6 +471,7 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
     with database.atomic():
         for batch in _chunks(deleted, SQL_BATCH):
             ClauseMatch.delete().where(ClauseMatch.issue.in_(batch)).execute()
+            JiraRecheck.delete().where(JiraRecheck.issue.in_(batch)).execute()
     if not changed:
         return
     ctx = JqlContext.from_db(today=today)
@@ -395,10 +494,15 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
                 evaluate_clause(cid, ev.jql, ctx, client=client)
                 rewritten.append(cid)
                 continue
-            with database.atomic():
+            def rematch(cid: int = cid, expr: Any = expr, sla: list[str] = _sla_names(ev.clause_sla)) -> None:
                 for batch in _chunks(changed, SQL_BATCH):
                     ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
-                    _insert_local(cid, expr, batch, _sla_names(ev.clause_sla))
+                    _insert_local(cid, expr, batch, sla)
+            failed = run_guarded(rematch)  # in a savepoint; too complex for the database: the clause is invalid
+            if failed is not None:
+                with database.atomic():
+                    ClauseMatch.delete().where(ClauseMatch.clause == cid).execute()
+                    _save_eval(cid, ev.jql, INVALID, failed, None)
             rewritten.append(cid)
         elif ev.mode == JIRA and client is not None:
             try:

@@ -111,6 +111,30 @@ def _v4_clause_match_facts(db: pw.Database) -> None:
             f" AND s.sla_name IN ({marks})) WHERE clause_id = {db.param}", (*names, clause_id))
 
 
+def _v5_jira_recheck(db: pw.Database) -> None:
+    """jira_recheck: issues a sync stored whose Jira-evaluated clause memberships are still to be re-asked.
+
+    The table is declared here as it is at v5 (not from :mod:`cache.models`,
+    which may move on), with the same DDL a fresh database gets.
+    """
+
+    class _Issue(pw.Model):
+        id = pw.BigIntegerField(primary_key=True)
+
+        class Meta:
+            database = db
+            table_name = "issue"
+
+    class _JiraRecheck(pw.Model):
+        issue = pw.ForeignKeyField(_Issue, primary_key=True, on_delete="CASCADE")
+
+        class Meta:
+            database = db
+            table_name = "jira_recheck"
+
+    db.create_tables([_JiraRecheck], safe=True)
+
+
 # (version, description, step(db)) — append only, never edit a released step.
 # A step runs inside a transaction; on SQLite foreign-key enforcement is off
 # while steps run (so a table rebuild cannot cascade) and the foreign keys are
@@ -120,6 +144,7 @@ STEPS: list[tuple[int, str, Callable[[pw.Database], None]]] = [
     (3, "clause_eval and clause_match (JQL memberships)", _v3_clause_memberships),
     (4, "clause_match: created, worklog_seconds, breached (report facts); covering indexes",
      _v4_clause_match_facts),
+    (5, "jira_recheck (issues whose Jira-evaluated memberships are still to be re-asked)", _v5_jira_recheck),
 ]
 
 FIRST_VERSION = 1

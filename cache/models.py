@@ -414,6 +414,23 @@ class ClauseMatch(BaseModel):
         indexes = ((("clause", "created", "worklog_seconds", "breached"), False),)
 
 
+class JiraRecheck(BaseModel):
+    """v5: issue ``issue`` was stored by a sync and Jira-evaluated clauses must be re-asked about it.
+
+    Written in the same transaction as the sync page that stored the issue;
+    deleted only once the end-of-run ``/jql/match`` re-match of every
+    ``jira`` clause over these ids succeeded.  A sync that fails or is
+    cancelled after its issue pass (the cursor has moved on) leaves them here
+    and the next sync, whatever it fetches, re-asks Jira about them first.
+    Deleting the issue drops its row.
+    """
+
+    issue = pw.ForeignKeyField(Issue, primary_key=True, on_delete="CASCADE")
+
+    class Meta:
+        table_name = "jira_recheck"
+
+
 #: derived from both the cache and the tool's own data; rebuilt on demand.
-DERIVED_MODELS: tuple[type[BaseModel], ...] = (ClauseEval, ClauseMatch)
+DERIVED_MODELS: tuple[type[BaseModel], ...] = (ClauseEval, ClauseMatch, JiraRecheck)
 ALL_MODELS = ALL_MODELS + DERIVED_MODELS

@@ -24,7 +24,10 @@ Steps, each restartable:
    new key), their labels/components/organizations/custom values/SLA cycles and
    worklogs replaced, and the scope's cursor advanced to the page's last
    ``updated``.  Issues whose embedded ``worklog`` is truncated (total > 20)
-   get their worklogs from ``/issue/{id}/worklog`` first.
+   get their worklogs from ``/issue/{id}/worklog`` first.  The page's ids go
+   to ``jira_recheck`` in the same transaction: clauses only Jira evaluates
+   are re-asked about them at the end of the run (or of the next one, when
+   this one fails or is cancelled first).
 4. **SLA breach refresh**: issues with an ongoing, unbreached SLA cycle whose
    breach time passed since the last sync are fetched again (a breach does not
    change ``updated``).
@@ -73,6 +76,7 @@ from cache.models import (
     IssueOrganization,
     IssueType,
     JiraField,
+    JiraRecheck,
     Meta,
     Organization,
     OrganizationUser,
@@ -635,16 +639,17 @@ class _Run:
 
         return dialect.retrying(once, what="the sync", db=self.db)
 
-    def update_memberships(self, changed: list[int], deleted: list[int], *, local: bool) -> None:
+    def update_memberships(self, changed: list[int], deleted: list[int], *, local: bool) -> bool:
         """Keep clause memberships (derived data) in step; on any failure drop them for re-evaluation.
 
         Runs in a savepoint of the caller's transaction: a failure there never
         loses synced data, it only makes every clause re-evaluate on next use.
+        True when the memberships were brought up to date.
         """
         try:
             from cache import membership
         except ImportError:  # pragma: no cover - membership not installed
-            return
+            return False
         try:
             if local:  # inside the page transaction, as a savepoint
                 with self.db.atomic():
@@ -657,6 +662,8 @@ class _Run:
             log.warning("clause memberships could not be updated (%s); they will be re-evaluated", exc)
             with self.db.atomic():
                 ClauseEval.delete().execute()
+            return False
+        return True
 
     def check(self) -> None:
         if self.cancel.is_set():
@@ -702,17 +709,36 @@ class _Run:
         self.check()
         self.reconcile()
         self.check()
-        if self.changed_ids or self.deleted_ids:  # clauses only Jira can evaluate: ask /jql/match
-            self.update_memberships(sorted(self.changed_ids - self.deleted_ids), sorted(self.deleted_ids),
-                                    local=False)
+        self.recheck_jira_clauses()
         self.evaluate_pending_clauses()
         if self.full:
             self.verify_facts()
         self.progress("done", 1, 1, "sync finished")
 
-    def evaluate_pending_clauses(self) -> None:
-        """Clauses never evaluated, edited, or waiting for Jira: evaluate them now (Jira asked if needed).
+    def recheck_jira_clauses(self) -> None:
+        """Clauses only Jira can evaluate: ask ``/jql/match`` about the issues stored since they last were.
 
+        The ids come from ``jira_recheck``, filled by each page's transaction
+        (:meth:`store_page`): this run's pages and whatever an earlier run
+        that failed or was cancelled after storing them left behind (its
+        cursor moved on, so no incremental sync would fetch them again).
+        They are unmarked only once the re-match succeeded.
+        """
+        try:
+            from cache import membership
+        except ImportError:  # pragma: no cover
+            return
+        ids = membership.jira_recheck_ids()
+        if not ids and not self.deleted_ids:
+            return
+        if self.update_memberships(ids, sorted(self.deleted_ids), local=False) and ids:
+            self.transaction(lambda: membership.clear_jira_recheck(ids))
+
+    def evaluate_pending_clauses(self) -> None:
+        """Clauses never evaluated, edited, waiting for Jira, or time-dependent: evaluate them now.
+
+        Jira is asked if needed; a Jira-evaluated clause whose JQL moves with
+        the clock (``created >= -1d AND ...``) is asked again on every sync.
         A contract imported or edited since the last sync may hold clauses only
         Jira can evaluate; the sync is where the tool talks to Jira, so it
         settles them here.  Failures leave them pending; synced data is kept.
@@ -868,6 +894,7 @@ class _Run:
             return 0
         ids = [p.row["id"] for p in parsed]
         wl_rows = {r["id"]: r for p in parsed for r in (p.worklogs or [])}
+        from cache import membership
 
         def write_page() -> None:  # the page is one transaction: a report never reads half of it
             for batch in _chunks([p.row for p in parsed], 100):
@@ -885,6 +912,9 @@ class _Run:
                 Worklog.insert_many(batch).on_conflict(conflict_target=[Worklog.id],
                                                        preserve=_WORKLOG_COLUMNS).execute()
             self.update_memberships(ids, [], local=True)
+            # Jira-evaluated clauses are re-asked about these ids at the end of the run; marked in
+            # this transaction (not only in memory), so a run dying before that loses nothing.
+            membership.mark_jira_recheck(ids)
             if cursor_scope is not None:
                 last = max(p.row["updated"] for p in parsed)
                 _set_state(cursor_scope, cursor=last.isoformat())
@@ -1062,7 +1092,8 @@ class _Run:
             self.check()
 
             def write_deletions(chunk: list[int] = chunk) -> int:
-                for model in (IssueLabel, IssueComponent, IssueOrganization, IssueFieldValue, SlaCycle, Worklog):
+                for model in (IssueLabel, IssueComponent, IssueOrganization, IssueFieldValue, SlaCycle, Worklog,
+                              JiraRecheck):
                     model.delete().where(model.issue.in_(chunk)).execute()
                 n = Issue.delete().where(Issue.id.in_(chunk)).execute()
                 self.update_memberships([], chunk, local=True)
