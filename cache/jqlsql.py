@@ -31,7 +31,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property, reduce
+from functools import cached_property
 from typing import Any
 
 import peewee as pw
@@ -247,12 +247,37 @@ def _exists(spec: Spec, cond: Any = None, negate: bool = False, *, correlated: b
     return ~pw.fn.EXISTS(sub) if negate else pw.fn.EXISTS(sub)
 
 
+GROUP_SIZE = 32  # terms per flat AND / OR group (see _group)
+
+
+def _group(parts: Iterable[Any], glue: str, empty: Any) -> Any:
+    """``(p1 <glue> p2 <glue> ...)`` as ONE flat, parenthesised SQL group.
+
+    Not ``reduce(a & b)``: that nests a parenthesised binary expression per
+    term, and a long ``OR`` / ``AND`` chain (~90 terms) then overflows
+    SQLite's parser stack ("parser stack overflow"; thousands of terms:
+    Python's recursion limit while peewee renders it).  SQLite also parses
+    ``a OR b OR c ...`` into a binary tree one level deeper per term (its
+    limit: 1000), so more than :data:`GROUP_SIZE` terms become a balanced
+    tree of flat groups: the nesting grows with log(terms), not terms.
+    """
+    items = list(parts)
+    if not items:
+        return empty
+    while len(items) > GROUP_SIZE:
+        items = [pw.NodeList(items[i:i + GROUP_SIZE], glue=glue, parens=True) if len(items) - i > 1 else items[i]
+                 for i in range(0, len(items), GROUP_SIZE)]
+    if len(items) == 1:
+        return items[0]
+    return pw.NodeList(items, glue=glue, parens=True)
+
+
 def _and(parts: Iterable[Any]) -> Any:
-    return reduce(lambda a, b: a & b, parts)
+    return _group(parts, " AND ", TRUE)
 
 
 def _or(parts: Iterable[Any]) -> Any:
-    return reduce(lambda a, b: a | b, parts)
+    return _group(parts, " OR ", FALSE)
 
 
 def _item_text(item: Any, field_name: str) -> str:
@@ -666,10 +691,64 @@ def compile_query(query: Query, ctx: JqlContext) -> Any:
     """The WHERE expression over Issue for ``query`` (ORDER BY ignored).
 
     Raises :class:`NeedsJira` (with the construct in ``reason``) or
-    :class:`JqlInvalid`.  After the call ``ctx.time_dependent`` tells whether
-    the result depends on ``ctx.now``.
+    :class:`JqlInvalid` (also for a query too deeply nested to compile).
+    After the call ``ctx.time_dependent`` tells whether the result depends on
+    ``ctx.now``.
     """
-    return Compiler(ctx).query(query)
+    try:
+        return Compiler(ctx).query(query)
+    except RecursionError:
+        raise JqlInvalid(TOO_COMPLEX) from None
+
+
+TOO_COMPLEX = "the query is too large or too deeply nested to evaluate from the cache; simplify it"
+#: SQLite's messages for a statement it refuses to build (not a database failure).
+_SQLITE_LIMITS = ("parser stack overflow", "expression tree is too large", "too many sql variables",
+                  "too many terms in compound select", "string or blob too big", "too many columns",
+                  "pattern too complex", "at most 64 tables in a join", "too many arguments on function")
+
+
+def too_complex(exc: BaseException) -> str | None:
+    """Why ``exc`` means "the SQL of this one query is too large" (None: a real database failure).
+
+    SQLite: the limit messages above; PostgreSQL: SQLSTATE class 54
+    (program limit exceeded, e.g. "stack depth limit exceeded"); Python:
+    ``RecursionError`` while peewee renders the statement.
+    """
+    if isinstance(exc, RecursionError):
+        return TOO_COMPLEX
+    orig = getattr(exc, "orig", None)  # peewee keeps the driver's exception there
+    if not isinstance(orig, BaseException):
+        orig = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else (exc.__cause__ or exc)
+    code = getattr(orig, "pgcode", None) or getattr(orig, "sqlstate", None)
+    text = (str(orig).strip() or type(orig).__name__).splitlines()[0]
+    if (code and str(code).startswith("54")) or any(m in text.lower() for m in _SQLITE_LIMITS):
+        return f"{TOO_COMPLEX} (database: {text})"
+    return None
+
+
+def run_guarded(run: Callable[[], Any]) -> str | None:
+    """Run the statements of ONE compiled query (``run()``) in a savepoint.
+
+    Returns None, or (the savepoint rolled back) why the database refused
+    them as too complex (:func:`too_complex`), so the caller marks that one
+    clause invalid instead of failing a whole sync or report.  Any other
+    error propagates.  PostgreSQL: the savepoint keeps the caller's
+    transaction usable after the failed statement.
+    """
+    from cache.db import database
+
+    try:
+        with database.atomic():
+            run()
+    except RecursionError:
+        return TOO_COMPLEX
+    except Exception as exc:  # noqa: BLE001 - only the "too complex" ones are swallowed
+        reason = too_complex(exc)
+        if reason is None:
+            raise
+        return reason
+    return None
 
 
 def compile_jql(text: str, ctx: JqlContext) -> Any:

@@ -34,9 +34,9 @@ import peewee as pw
 
 from cache import dialect, membership
 from cache.measure import clause_ids, measure_contract
-from cache.models import ClauseMatch, Issue, Organization, OrganizationUser, SlaCycle, Worklog
+from cache.models import ClauseMatch, Issue, JiraField, Organization, OrganizationUser, SlaCycle, Worklog
 from cache.store import load_all_contracts, load_contract_with_revision
-from cache.sync import last_successful_sync
+from cache.sync import SLA_CUSTOM, last_successful_sync
 from tickets.errors import InputError
 from tickets.model import ClauseType, Contract, seconds_to_hours
 from tickets.periods import Period, contract_periods, period_index_at
@@ -64,12 +64,49 @@ UTC = dt.timezone.utc
 # --- report ------------------------------------------------------------------------
 
 
-def clause_statuses(ids: dict[str, int]) -> dict[str, ClauseStatus]:
-    """``ClauseStatus`` per clause name from the membership state."""
+def known_sla_names() -> set[str]:
+    """The SLA names the cache knows, lower-cased: SLA fields (``sd-sla-field``) and SLA cycles."""
+    names = {str(n).lower() for (n,) in SlaCycle.select(SlaCycle.sla_name).distinct().tuples() if n}
+    names |= {str(n).lower() for (n,) in JiraField.select(JiraField.name)
+              .where(JiraField.schema_custom == SLA_CUSTOM).tuples() if n}
+    return names
+
+
+def unknown_sla_problem(sla: tuple[str, ...], known: set[str]) -> str | None:
+    """Why an SLA clause naming ``sla`` cannot be measured (names the cache does not know), else None.
+
+    Names are compared case-insensitively (as measurement does).  Without
+    this an unknown name (a typo) would have no breached cycle, so every
+    issue would silently count as a success.
+    """
+    unknown = [n for n in sla if n.lower() not in known]
+    if not unknown:
+        return None
+    shown = ", ".join(repr(n) for n in unknown)
+    if not known:
+        return (f"unknown SLA {shown}: the cache knows no SLA yet (sync first; the project needs Jira Service "
+                "Management SLAs)")
+    return f"unknown SLA {shown}: no cached SLA has that name (check the spelling; names ignore case)"
+
+
+def clause_statuses(ids: dict[str, int], contract: Contract | None = None) -> dict[str, ClauseStatus]:
+    """``ClauseStatus`` per clause name from the membership state.
+
+    With ``contract``: an SLA clause naming an SLA the cache does not know
+    (:func:`unknown_sla_problem`) is invalid, with that reason.
+    """
     out = {}
     for name, cid in ids.items():
         valid, error, evaluated_by = membership.clause_state(cid)
         out[name] = ClauseStatus(valid=bool(valid), error=error, evaluated_by=evaluated_by)
+    sla_clauses = [c for c in (contract.clauses if contract is not None else ())
+                   if c.type is ClauseType.SLA_SUCCESS_RATE and c.sla and c.name in out and out[c.name].valid]
+    if sla_clauses:
+        known = known_sla_names()
+        for c in sla_clauses:
+            problem = unknown_sla_problem(c.sla, known)
+            if problem is not None:
+                out[c.name] = ClauseStatus(valid=False, error=problem, evaluated_by=out[c.name].evaluated_by)
     return out
 
 
@@ -80,7 +117,7 @@ def report_for(contract_id: int, contract: Contract, *, as_of: dt.date, carry_ov
     periods = contract_periods(contract)
     with dialect.read_snapshot():  # never mix a save or a sync page committed half way through
         ids = clause_ids(contract_id, contract)
-        statuses = clause_statuses(ids)
+        statuses = clause_statuses(ids, contract)
         measurements = measure_contract(contract_id, contract, periods)
         synced_at = last_successful_sync()
     return build_report(contract, measurements, as_of=as_of, synced_at=synced_at,
@@ -213,10 +250,10 @@ def _find_issue(key: str) -> Issue:
 
 def _sla_outcomes(issue_id: int, names: tuple[str, ...]) -> list[_Sla]:
     rows = list(SlaCycle.select(SlaCycle.sla_name, SlaCycle.breached)
-                .where((SlaCycle.issue == issue_id) & SlaCycle.sla_name.in_(list(names))).tuples())
+                .where(SlaCycle.issue == issue_id).tuples())  # a few rows; names compared ignoring case
     out = []
     for n in names:
-        mine = [bool(b) for s, b in rows if s == n]
+        mine = [bool(b) for s, b in rows if str(s).lower() == n.lower()]
         out.append(_Sla(n, "not applicable" if not mine else ("breached" if any(mine) else "met")))
     return out
 
@@ -240,7 +277,7 @@ def issue_view(key: str, as_of: dt.date, *, client: Any = None) -> dict[str, Any
         contract_id, _rev, contract = load_contract_with_revision(name)
         membership.ensure_contract(contract_id, client=client, today=as_of)
         ids = clause_ids(contract_id, contract)
-        statuses = clause_statuses(ids)
+        statuses = clause_statuses(ids, contract)
         matched = {cid for (cid,) in ClauseMatch.select(ClauseMatch.clause)
                    .where(ClauseMatch.clause.in_(list(ids.values())) & (ClauseMatch.issue == issue.id)).tuples()}
         periods: list[Period] = contract_periods(contract)

@@ -250,6 +250,33 @@ def check_date(raw: Any) -> str | None:
     return _check(parse_date, raw)
 
 
+def check_periods(start: _dt.date, end: _dt.date, period_type: PeriodType,
+                  time_zone: str) -> tuple[str, str] | None:
+    """``(field, message)`` when the periods of a contract with these (valid) settings cannot be computed.
+
+    :func:`tickets.periods.split_periods` converts the dates to instants in
+    ``time_zone``: ``end`` 9999-12-31 (its next midnight), or ``start``
+    0001-01-01 in a zone east of UTC, is out of Python's range, and every
+    report of such a contract would fail.  The message belongs to ``start``
+    when that date alone cannot be converted, else to ``end``.
+    """
+    from tickets.periods import split_periods
+
+    try:
+        split_periods(start, end, period_type, time_zone)
+    except (ValueError, OverflowError):
+        pass
+    else:
+        return None
+    try:
+        split_periods(start, start, PeriodType.FIXED, time_zone)
+    except (ValueError, OverflowError):
+        return "start", (f"{start.isoformat()} is out of the supported range in the time zone {time_zone}"
+                         " (the contract's periods cannot be computed): choose a later start date")
+    return "end", (f"{end.isoformat()} is out of the supported range in the time zone {time_zone}"
+                   " (the contract's periods cannot be computed): choose an earlier end date")
+
+
 def check_date_order(start: _dt.date, end: _dt.date) -> str | None:
     """The message belongs to ``end``: contract dates are inclusive, ``end >= start``."""
     if end < start:
@@ -584,6 +611,11 @@ def validate_contract(contract: Contract, path: str = "") -> list[tuple[str, str
     add("time_zone", check_time_zone(c.time_zone))
     if not isinstance(c.period_type, PeriodType):
         add("period_type", check_period_type(c.period_type) or "must be a PeriodType")
+    settings = {f"{pre}{f}" for f in ("start", "end", "time_zone", "period_type")}
+    if not any(p in settings for p, _ in out):  # dates, zone and period type are valid: can periods be computed?
+        found = check_periods(c.start, c.end, c.period_type, c.time_zone)
+        if found is not None:
+            add(*found)
     for field in ("carry_over", "borrowing"):
         if not isinstance(getattr(c, field), bool):
             add(field, "must be true or false")

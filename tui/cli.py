@@ -71,9 +71,39 @@ def resolve_globals(args: argparse.Namespace) -> argparse.Namespace:
     return args
 
 
+#: SQLite's words for a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB): found on the first query that
+#: reads a damaged page, long after opening succeeded.
+_DAMAGED = ("database disk image is malformed", "file is not a database")
+
+
+def known_failure(exc: BaseException, db: str | None) -> str | None:
+    """The one-line message (exit 2) for a failure that is the input's fault, not a bug; else None.
+
+    * a SQLite file damaged in the middle: the same ``--db: ...`` line a
+      truncated file gets when opening;
+    * a query whose SQL the database refuses as too large
+      (:func:`cache.jqlsql.too_complex`, e.g. ``jql match`` with a huge query).
+    """
+    import sqlite3
+
+    import peewee as pw
+
+    if not isinstance(exc, (pw.DatabaseError, sqlite3.DatabaseError, RecursionError)):
+        return None
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    if any(word in text.lower() for word in _DAMAGED):
+        from cache.db import describe
+
+        return f"--db: {describe(db)}: {text}"
+    from cache.jqlsql import too_complex
+
+    return too_complex(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
+    args: argparse.Namespace | None = None
     try:
         parser = build_parser()
         args = resolve_globals(parser.parse_args(argv))
@@ -95,6 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug: still one line unless --debug
         if debug:
             raise
+        known = known_failure(exc, getattr(args, "db", None))
+        if known is not None:
+            print(f"ticketbook: {known}", file=sys.stderr)
+            return InputError.exit_code
         print(f"ticketbook: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
               file=sys.stderr)
         return 1

@@ -19,6 +19,9 @@ from tickets.jql.lexer import INT64_MAX, INT64_MIN, KEYWORDS, Token, tokenize
 
 _PREDICATE_KINDS = frozenset(CHANGED_PREDICATES)
 _KEYWORD_KINDS = frozenset(KEYWORDS.values())
+#: Deepest nesting of parentheses, NOT and nested lists accepted: deeper queries are refused with
+#: a syntax error (not Python's RecursionError), and stay well within what SQLite can compile.
+MAX_DEPTH = 100
 _OPERATOR_HELP = "=, !=, ~, !~, <, >, <=, >=, IN, NOT IN, IS, IS NOT, WAS, WAS IN, WAS NOT, WAS NOT IN or CHANGED"
 
 
@@ -37,6 +40,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0  # open "(" / NOT / nested lists around the current token (MAX_DEPTH)
 
     # -- token access --------------------------------------------------------------------------
     def peek(self) -> Token:
@@ -76,6 +80,14 @@ class _Parser:
                 f"'{tok.text}' at position {tok.pos} is a reserved word: put it in quotes"
                 f" (\"{tok.text}\") to use it as a name or value", tok.pos)
         return JqlSyntaxError(f"{message}, found {_shown(tok)} at position {tok.pos}", tok.pos)
+
+    def enter(self, tok: Token) -> None:
+        """One level deeper at ``tok`` (a '(' or NOT); pair with ``self.depth -= 1``."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise JqlSyntaxError(
+                f"the query is too deeply nested at position {tok.pos}: more than {MAX_DEPTH} levels of"
+                " parentheses, NOT or lists; simplify it", tok.pos)
 
     # -- query ----------------------------------------------------------------------------------
     def query(self) -> Query:
@@ -134,12 +146,17 @@ class _Parser:
         if tok.kind in ("NOT", "BANG"):
             self.next()
             self.expect_clause(tok)
-            return Not(self.not_clause(), pos=tok.pos)
+            self.enter(tok)
+            negated = self.not_clause()
+            self.depth -= 1
+            return Not(negated, pos=tok.pos)
         if tok.kind == "(":
             self.next()
             if self.at(")", "EOF"):
                 raise self.fail(f"expected a clause inside the parentheses opened at position {tok.pos}")
+            self.enter(tok)
             inner = self.or_clause()
+            self.depth -= 1
             if not self.at(")"):
                 if self.at("EOF"):
                     end = self.peek().pos
@@ -361,6 +378,7 @@ class _Parser:
 
     def list_value(self) -> ListValue:
         lp = self.next()
+        self.enter(lp)
         if self.at(")"):
             rp = self.peek()
             raise JqlSyntaxError(f"empty list: put at least one value before the ')' at position {rp.pos}",
@@ -378,6 +396,7 @@ class _Parser:
                                      f" opened at position {lp.pos}", end)
             raise self.fail(f"expected ',' or ')' in the list opened at position {lp.pos}")
         self.next()
+        self.depth -= 1
         return ListValue(tuple(items), pos=lp.pos)
 
     def function(self, name: Token) -> FunctionCall:
