@@ -299,7 +299,7 @@ def issue_view(key: str, as_of: dt.date, *, client: Any = None) -> dict[str, Any
         contracts_out.append({
             "name": contract.name,
             "period": None if period is None else {"index": period.index, "start": period.start.isoformat(),
-                                                   "end": period.end.isoformat()},
+                                                   "end": period.end.isoformat(), "count": len(periods)},
             "clauses": clauses,
         })
     return {

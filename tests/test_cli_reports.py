@@ -211,7 +211,7 @@ def test_issue_view_table_json_and_unknown_key(db_path, capsys) -> None:
     v = json.loads(out)
     assert v["issue"]["key"] == "ABC-7" and v["issue"]["hours"] == 1.5
     (acme,) = v["contracts"]
-    assert acme["period"] == {"index": 2, "start": "2025-03-01", "end": "2025-03-31"}
+    assert acme["period"] == {"index": 2, "start": "2025-03-01", "end": "2025-03-31", "count": 12}
     by = {c["name"]: c for c in acme["clauses"]}
     assert by["Tickets"]["counts"] and by["Hours"]["hours"] == 1.5
     assert by["SLA"]["sla"] == [{"name": "Time to resolution", "outcome": "met"}]

@@ -408,14 +408,14 @@ def test_issue_view_for_a_boundary_issue(synced) -> None:
     secs = sum(w["timeSpentSeconds"] for w in raw["worklogs"] if w["issueId"] == issue["id"])
     assert view["issue"]["hours"] == _hours(secs)
     monthly = next(k for k in view["contracts"] if k["name"] == "Istanbul monthly")
-    assert monthly["period"] == {"index": 2, "start": "2025-03-01", "end": "2025-03-31"}
+    assert monthly["period"] == {"index": 2, "start": "2025-03-01", "end": "2025-03-31", "count": 20}
     proj = next(p["key"] for p in raw["projects"] if p["id"] == issue["projectId"])
     by_name = {c["name"]: c for c in monthly["clauses"]}
     assert by_name["Support tickets"]["match"] is (proj == "SUP")
     assert by_name["Service hours"]["match"] is (proj in ("SUP", "HD"))
     assert by_name["Ops hours"]["match"] is (proj == "OPS")
     kolkata = next(k for k in view["contracts"] if k["name"] == "Kolkata fixed")
-    assert kolkata["period"] == {"index": 0, "start": "2024-06-01", "end": "2025-05-31"}
+    assert kolkata["period"] == {"index": 0, "start": "2024-06-01", "end": "2025-05-31", "count": 1}
     # one second after the fixed contract's last local day: counts nowhere there
     late = next(i for i in raw["issues"] if i["summary"] == "boundary Asia/Kolkata 2025-06-01 +0s")
     view = issue_view(late["key"], AS_OF)

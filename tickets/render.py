@@ -344,7 +344,7 @@ def render_issue_table(view: dict[str, Any]) -> str:
         out.append("")
         p = k.get("period")
         where = "created outside the contract: counts nowhere" if p is None else \
-            f"period #{p['index']} ({p['start']}..{p['end']})"
+            f"period #{p['index']}, {p['index'] + 1} of {p['count']} ({p['start']}..{p['end']})"
         out.extend(_wrap(f"{k['name']}: {where}"))
         counted = [c for c in k["clauses"] if c["counts"]]
         others = [c for c in k["clauses"] if not c["counts"]]
