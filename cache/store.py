@@ -20,8 +20,9 @@ Replacing a contract (import of an existing name, or a save from the editor)
 **keeps the contract row id** and rewrites its clauses, amends and portal
 entries as new rows: a cache keyed by clause id is invalidated by the new
 ids, and one keyed by ``(contract id, revision)`` by the bumped revision.
-``notes`` (schema v2) is not part of the domain type yet: it is written when
-the Contract has a ``notes`` attribute and otherwise left as stored.
+``Contract.notes`` is the ``notes`` column (schema v2): every create or
+replace writes it (an import replacing a contract sets the file's notes, ``""``
+when the file has none).
 
 Every write is one transaction (:func:`cache.dialect.write_transaction`:
 ``BEGIN IMMEDIATE`` on SQLite, so two writers queue on the busy timeout
@@ -144,9 +145,6 @@ def _require(name: str) -> ContractModel:
     return row
 
 
-_CONTRACT_HAS_NOTES = any(f.name == "notes" for f in dataclasses.fields(Contract))
-
-
 def _build(rows: Iterable[ContractModel]) -> list[Contract]:
     """Domain contracts for contract rows: four queries in all, whatever the count."""
     rows = list(rows)
@@ -176,14 +174,13 @@ def _build(rows: Iterable[ContractModel]) -> list[Contract]:
     out = []
     for r in rows:
         entries = portal.get(r.id, {})
-        extra = {"notes": r.notes} if _CONTRACT_HAS_NOTES else {}
         out.append(Contract(
             name=r.name, start=r.start, end=r.end, time_zone=r.time_zone,
             period_type=PeriodType(r.period_type), carry_over=bool(r.carry_over), borrowing=bool(r.borrowing),
             clauses=tuple(by_contract.get(r.id, ())),
             portal=Portal(help_center=bool(r.help_center),
                           **{attr: tuple(entries.get(kind, ())) for kind, attr in PORTAL_KINDS}),
-            **extra,
+            notes=r.notes or "",
         ))
     return out
 
@@ -192,7 +189,7 @@ def _validate(contract: Contract, path: str = "") -> list[tuple[str, str]]:
     return rules.validate_contract(contract, path)
 
 
-def _contract_fields(contract: Contract, notes: str | None = None) -> dict:
+def _contract_fields(contract: Contract) -> dict:
     fields = {
         "name": contract.name,
         "name_key": rules.name_key(contract.name),
@@ -203,11 +200,8 @@ def _contract_fields(contract: Contract, notes: str | None = None) -> dict:
         "carry_over": contract.carry_over,
         "borrowing": contract.borrowing,
         "help_center": contract.portal.help_center,
+        "notes": contract.notes,
     }
-    if notes is None:
-        notes = getattr(contract, "notes", None)
-    if isinstance(notes, str):
-        fields["notes"] = notes
     return fields
 
 
@@ -246,17 +240,17 @@ def _write_children(contract_id: int, contract: Contract) -> None:
         PortalEntry.insert_many(entries).execute()
 
 
-def _create(contract: Contract, notes: str | None = None) -> int:
+def _create(contract: Contract) -> int:
     now = _now()
-    row = ContractModel.create(**_contract_fields(contract, notes), revision=1, created_at=now, updated_at=now)
+    row = ContractModel.create(**_contract_fields(contract), revision=1, created_at=now, updated_at=now)
     _write_children(row.id, contract)
     return 1
 
 
-def _replace(row: ContractModel, contract: Contract, expected: int, notes: str | None = None) -> int:
+def _replace(row: ContractModel, contract: Contract, expected: int) -> int:
     """Overwrite ``row`` if it is still at revision ``expected``; the new revision."""
     new_revision = expected + 1
-    updated = (ContractModel.update(**_contract_fields(contract, notes), revision=new_revision, updated_at=_now())
+    updated = (ContractModel.update(**_contract_fields(contract), revision=new_revision, updated_at=_now())
                .where((ContractModel.id == row.id) & (ContractModel.revision == expected))
                .execute())
     if updated != 1:
@@ -324,20 +318,23 @@ def save_contract(contract: Contract, *, expected_revision: int | None = None,
       deleted meanwhile, :class:`ConflictError` and nothing is written.
       ``expected_revision=0`` means "this is a new contract": if one of that
       name appeared meanwhile, ConflictError.
-    * ``notes``: the contract's free-text notes (schema v2), written in the
-      same transaction; None keeps the stored notes.
+    * The notes written are ``contract.notes``.  ``notes`` (kept for
+      compatibility) overrides them when not None; it is validated like
+      ``contract.notes``.
     * One transaction, retried as a whole on a transient failure
       (:func:`cache.dialect.retrying`): callers need no transaction of their
       own (one around it would turn the retry off).
     """
+    if notes is not None:
+        contract = dataclasses.replace(contract, notes=notes)
     problems = _validate(contract)
     if problems:
         raise InvalidContractError(problems)
-    return dialect.retrying(lambda: _save(contract, expected_revision, replace_name, notes),
+    return dialect.retrying(lambda: _save(contract, expected_revision, replace_name),
                             what="saving the contract")
 
 
-def _save(contract: Contract, expected_revision: int | None, replace_name: str | None, notes: str | None) -> int:
+def _save(contract: Contract, expected_revision: int | None, replace_name: str | None) -> int:
     with _write_transaction():
         target = _row_by_name(replace_name if replace_name is not None else contract.name)
         if replace_name is not None and target is None and expected_revision is None:
@@ -349,7 +346,7 @@ def _save(contract: Contract, expected_revision: int | None, replace_name: str |
             clash = _row_by_name(contract.name)
             if clash is not None:
                 raise InputError(f"a contract named {clash.name!r} already exists")
-            return _create(contract, notes)
+            return _create(contract)
         if expected_revision is not None and target.revision != expected_revision:
             if expected_revision == 0:
                 raise ConflictError(f"contract {target.name!r} was created by someone else since you opened the editor")
@@ -357,7 +354,7 @@ def _save(contract: Contract, expected_revision: int | None, replace_name: str |
         clash = _row_by_name(contract.name)
         if clash is not None and clash.id != target.id:
             raise InputError(f"a contract named {clash.name!r} already exists")
-        return _replace(target, contract, target.revision, notes)
+        return _replace(target, contract, target.revision)
 
 
 def import_contracts(contracts: Sequence[Contract]) -> ImportResult:

@@ -117,6 +117,25 @@ def test_import_single_contract_message_and_case_insensitive_replace(tmp_path, c
     assert [c["name"] for c in json.loads(out)["contracts"]] == ["ACME"]
 
 
+def test_import_export_keeps_contract_notes(tmp_path, capsys) -> None:
+    db = str(tmp_path / "t.db")
+    data = json.loads(EXAMPLE.read_text(encoding="utf-8"))
+    data["contracts"][0]["notes"] = "Renewal due in Q4.\nAsk Ayşe about \"extra\" hours."
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"  # canonical: notes after portal
+    f = tmp_path / "notes.json"
+    f.write_text(text, encoding="utf-8")
+    assert run(capsys, "--db", db, "contracts", "import", str(f))[0] == 0
+    code, out, _ = run(capsys, "--db", db, "contracts", "export")
+    assert (code, out) == (0, text)  # byte for byte, notes included
+    # "create or replace": a file without notes replaces the stored notes with none
+    assert run(capsys, "--db", db, "contracts", "import", str(EXAMPLE))[0] == 0
+    assert run(capsys, "--db", db, "contracts", "export")[1] == EXAMPLE.read_text(encoding="utf-8")
+    data["contracts"][0]["notes"] = "x" * 10_001
+    f.write_text(json.dumps(data), encoding="utf-8")
+    code, out, err = run(capsys, "--db", db, "contracts", "import", str(f))
+    assert code == 2 and "contracts[0].notes: must be at most 10,000 characters" in err
+
+
 def test_import_missing_file_and_bad_json(tmp_path, capsys) -> None:
     db = str(tmp_path / "t.db")
     code, out, err = run(capsys, "--db", db, "contracts", "import", str(tmp_path / "nope.json"))

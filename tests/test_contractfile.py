@@ -113,6 +113,41 @@ def test_defaults() -> None:
     assert c.clauses[0].target == Decimal(100) and c.clauses[0].jql == ""
 
 
+def test_contract_notes_round_trip_byte_for_byte() -> None:
+    data = _base()
+    notes = "Renewal due in Q4.\n  Ask Ayşe about \"extra\" hours \u2013 see MAIL-12\t"
+    data["contracts"][0]["notes"] = notes
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    [c] = parse_contract_file(text)
+    assert c.notes == notes  # kept as given: not trimmed
+    out = dump_contract_file([c])
+    assert out == text  # canonical: notes last, after portal
+    assert json.loads(out)["contracts"][0]["notes"] == notes
+    assert dump_contract_file(parse_contract_file(out)) == out
+    data["contracts"][0]["notes"] = "x" * 10_000  # the maximum is allowed
+    [c] = parse_contract_file(json.dumps(data))
+    assert len(c.notes) == 10_000
+
+
+def test_empty_contract_notes_are_not_written() -> None:
+    [c] = parse_contract_file(_spec_example())
+    assert c.notes == ""
+    assert '"notes": ""' not in dump_contract_file([c]).split('"clauses"')[0]
+    assert "notes" not in contract_to_dict(c)
+    data = _base()
+    data["contracts"][0]["notes"] = ""
+    [c2] = parse_contract_file(json.dumps(data))
+    assert c2 == c and "notes" not in json.loads(dump_contract_file([c2]))["contracts"][0]
+
+
+def test_contract_notes_in_toml(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[[contracts]]\nname = "A"\nstart = 2025-01-01\nend = 2025-12-31\ntime_zone = "UTC"\n'
+                    'period_type = "fixed"\nnotes = """two\nlines"""\n', encoding="utf-8")
+    [c] = load_contract_file(path)
+    assert c.notes == "two\nlines"
+
+
 def test_contract_name_is_trimmed() -> None:
     data = _base()
     data["contracts"][0]["name"] = "  Acme  "
@@ -164,6 +199,9 @@ C0 = "contracts[0]"
         (f"{C0}.name", "  ", "is required"),
         (f"{C0}.name", "x" * 201, "must be at most 200 characters"),
         (f"{C0}.portal.portal_projects", ["A B"], "'A B' is not a valid project key"),
+        (f"{C0}.notes", "x" * 10_001, "must be at most 10,000 characters"),
+        (f"{C0}.notes", 7, "must be a string"),
+        (f"{C0}.notes", None, "must be a string"),
         # wrong JSON types
         (f"{C0}.clauses[0].limit", "3", "must be a number"),
         (f"{C0}.clauses[0].limit", True, "must be a number"),
@@ -443,6 +481,7 @@ def _contract(draw: Any, name: str) -> Contract:
         borrowing=draw(st.booleans()),
         clauses=tuple(draw(_clause(n)) for n in clause_names),
         portal=Portal(draw(st.booleans()), tuple(draw(project_keys)), tuple(draw(_strs)), tuple(draw(_strs))),
+        notes=draw(st.text(max_size=40)),
     )
 
 

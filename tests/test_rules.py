@@ -326,3 +326,16 @@ def test_validate_zero_amend_and_untrimmed_name() -> None:
         ("name", "must not start or end with spaces"),
         ("clauses[0].amends[0].value", "must not be 0"),
     ]
+
+
+def test_contract_notes() -> None:
+    assert rules.check_contract_notes("") is None
+    assert rules.check_contract_notes("x" * rules.CONTRACT_NOTES_MAX) is None
+    assert rules.check_contract_notes("x" * 10_001) == "must be at most 10,000 characters (got 10,001)"
+    assert rules.check_contract_notes(None) == "must be a string"
+    c = _good()
+    assert rules.validate_contract(dataclasses.replace(c, notes="Renewal in Q4\n- ask about hours")) == []
+    assert rules.validate_contract(dataclasses.replace(c, notes="x" * 10_001), "contracts[0]") == [
+        ("contracts[0].notes", "must be at most 10,000 characters (got 10,001)"),
+    ]
+    assert rules.validate_contract(dataclasses.replace(c, notes=3)) == [("notes", "must be a string")]

@@ -235,13 +235,49 @@ def test_notes_are_saved_with_the_contract_in_one_transaction(db_path) -> None:
     assert store.save_contract(make(), notes="first call on Monday") == 1
     assert query_separately(db_path, "SELECT notes FROM contract") == [("first call on Monday",)]
     _, rev, c = store.load_contract_with_revision("Acme")
-    assert store.save_contract(c, expected_revision=rev) == 2  # None keeps the stored notes
+    assert c.notes == "first call on Monday"
+    assert store.save_contract(c, expected_revision=rev) == 2  # None: the contract's own notes (loaded)
     assert query_separately(db_path, "SELECT notes FROM contract") == [("first call on Monday",)]
     assert store.save_contract(c, expected_revision=2, notes="") == 3
     assert query_separately(db_path, "SELECT notes FROM contract") == [("",)]
     with pytest.raises(store.ConflictError):
         store.save_contract(c, expected_revision=2, notes="lost")
     assert query_separately(db_path, "SELECT notes FROM contract") == [("",)]
+
+
+def test_notes_are_a_contract_field(db_path) -> None:
+    c = make(notes="Renewal due in Q4.\nAsk Ayşe about hours.")
+    assert store.save_contract(c) == 1
+    assert store.load_contract("acme") == c
+    assert store.load_all_contracts() == [c]
+    assert query_separately(db_path, "SELECT notes FROM contract") == [(c.notes,)]
+    assert store.save_contract(c, expected_revision=1, notes="override") == 2  # the compatibility keyword wins
+    assert store.load_contract("Acme").notes == "override"
+    with pytest.raises(store.InvalidContractError) as info:
+        store.save_contract(make(notes="x" * 10_001), expected_revision=2)
+    assert info.value.problems == [("notes", "must be at most 10,000 characters (got 10,001)")]
+    with pytest.raises(store.InvalidContractError):
+        store.save_contract(c, expected_revision=2, notes="x" * 10_001)
+    assert store.load_contract("Acme").notes == "override"
+
+
+def test_import_replace_sets_notes_from_the_file(db_path) -> None:
+    store.save_contract(make("Acme", notes="stored"))
+    store.save_contract(make("Globex", notes="stored too"))
+    result = store.import_contracts([make("ACME", notes="from the file"), make("Globex")])
+    assert result.replaced == 2
+    assert store.load_contract("Acme").notes == "from the file"
+    assert store.load_contract("Globex").notes == ""  # none in the file: create or replace as given
+
+
+def test_import_export_keeps_notes(db_path, tmp_path) -> None:
+    contracts = [make("Acme", notes="line one\nline two"), make("Globex")]
+    text = dump_contract_file(contracts)
+    assert text.count('"notes": "line one\\nline two"') == 1
+    path = tmp_path / "c.json"
+    path.write_text(text, encoding="utf-8")
+    store.import_contracts(load_contract_file(path))
+    assert dump_contract_file(store.load_all_contracts(order="created")) == text  # byte for byte
 
 
 def test_read_snapshot_does_not_see_a_save_committed_meanwhile(db_path) -> None:

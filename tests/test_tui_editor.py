@@ -236,6 +236,26 @@ async def test_create_contract_from_the_list(db):
     assert ContractModel.get(ContractModel.name == "Initech - Q2 Support").notes == "signed by Peter"
 
 
+async def test_editor_notes_are_the_contract_notes_and_are_exported(db):
+    import dataclasses
+
+    from cache.store import load_all_contracts, save_contract
+    from tickets.contractfile import dump_contract_file, parse_contract_file
+
+    save_contract(dataclasses.replace(acme(), notes="from the import"), expected_revision=1)
+    app = editor_app(ACME)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(pilot)
+        assert editor.query_one("#notes").value == "from the import"  # loaded from Contract.notes
+        await type_into(pilot, "#notes", "renewal: call Peter in May")
+        await save_and_wait(pilot, editor)
+    revision, contract = stored()
+    assert revision == 3 and contract == dataclasses.replace(acme(), notes="renewal: call Peter in May")
+    text = dump_contract_file(load_all_contracts(order="created"))
+    assert '"notes": "renewal: call Peter in May"' in text
+    assert parse_contract_file(text)[0].notes == "renewal: call Peter in May"
+
+
 async def test_period_preview_is_live_and_shows_errors_inline(db):
     app = editor_app(GLOBEX)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -18,7 +18,8 @@ round-trips byte for byte):
 * ``{"contracts": [...]}``, indented by 2 spaces, UTF-8 text (non-ASCII kept
   as is), keys in the order below, a trailing newline;
 * contract: ``name, start, end, time_zone, period_type, carry_over,
-  borrowing, clauses, portal`` -- all always written;
+  borrowing, clauses, portal`` -- all always written -- then ``notes`` only
+  when it is not empty (so files without notes keep their exact form);
 * clause: ``name, type, jql`` always; for ``issue_count`` / ``service_hours``
   then ``"limit": N`` or ``"unlimited": true`` (``unlimited`` is never written
   as ``false``), and ``amends`` only when there are some; for
@@ -31,7 +32,9 @@ round-trips byte for byte):
 
 Defaults when reading: ``carry_over`` / ``borrowing`` false, ``clauses`` and
 portal lists empty, ``help_center`` false, ``jql`` ``""``, ``target`` 100,
-``notes`` ``""``.  A quota clause needs ``limit`` or ``"unlimited": true``.
+``notes`` ``""`` (contract and amend; a contract's notes are a string of at
+most 10,000 characters).  A quota clause needs ``limit`` or
+``"unlimited": true``.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ from tickets.model import (
     Portal,
 )
 
-CONTRACT_FIELDS = ("name", "start", "end", "time_zone", "period_type", "carry_over", "borrowing", "clauses", "portal")
+CONTRACT_FIELDS = (
+    "name", "start", "end", "time_zone", "period_type", "carry_over", "borrowing", "clauses", "portal", "notes"
+)
 CLAUSE_FIELDS = ("name", "type", "jql", "limit", "unlimited", "sla", "target", "amends")
 AMEND_FIELDS = ("date", "kind", "value", "notes")
 PORTAL_FIELDS = ("help_center", "portal_projects", "users", "organizations")
@@ -348,6 +353,10 @@ def _read_contract(r: _Reader, raw: Any, path: str) -> Contract | None:
     portal = Portal()
     if "portal" in d:
         portal = _read_portal(r, d["portal"], p("portal")) or Portal()
+    notes = ""
+    if "notes" in d and r.string(d["notes"], p("notes")) is not None:
+        r.add(p("notes"), rules.check_contract_notes(d["notes"]))
+        notes = d["notes"]
     if len(r.problems) > n:
         return None
     return Contract(
@@ -358,6 +367,7 @@ def _read_contract(r: _Reader, raw: Any, path: str) -> Contract | None:
         period_type=period_type,  # type: ignore[arg-type]
         clauses=tuple(clauses),  # type: ignore[arg-type]
         portal=portal,
+        notes=notes,
         **flags,
     )
 
@@ -488,7 +498,7 @@ def _clause_to_dict(c: Clause) -> dict[str, Any]:
 def contract_to_dict(contract: Contract) -> dict[str, Any]:
     """The canonical file form of one contract (numbers: ``int`` or exact ``Decimal``)."""
     c = contract
-    return {
+    out: dict[str, Any] = {
         "name": c.name,
         "start": c.start.isoformat(),
         "end": c.end.isoformat(),
@@ -504,6 +514,9 @@ def contract_to_dict(contract: Contract) -> dict[str, Any]:
             "organizations": list(c.portal.organizations),
         },
     }
+    if c.notes:
+        out["notes"] = c.notes
+    return out
 
 
 def _emit(value: Any, level: int) -> str:

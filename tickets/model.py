@@ -111,6 +111,7 @@ class Contract:
     borrowing: bool = False
     clauses: tuple[Clause, ...] = ()
     portal: Portal = field(default_factory=Portal)
+    notes: str = ""  # free text (the editor's Notes field); at most 10,000 characters
 
 
 # --- unit conversions (the only place hours meet seconds) -------------------

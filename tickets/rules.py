@@ -27,7 +27,8 @@ Rules decided here where domain.md is silent (documented for the project docs):
 * an SLA list names each SLA once; blank entries are rejected;
 * portal project keys look like Jira keys (a letter, then letters, digits,
   ``_``); users and organisations are non-blank strings;
-* list-valued inputs given as text are split on commas.
+* list-valued inputs given as text are split on commas;
+* a contract's free-text ``notes`` are at most 10,000 characters.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from tickets.model import (
 )
 
 NAME_MAX = 200
+CONTRACT_NOTES_MAX = 10_000  # characters of a contract's free-text notes
 MAX_NUMBER = Decimal(10) ** 9  # limits / amend values: issues or hours
 DEFAULT_TARGET = Decimal(100)
 SECONDS_PER_HUNDREDTH = SECONDS_PER_HOUR // 100  # 36: 0.01 h
@@ -473,6 +475,15 @@ def check_notes(raw: Any) -> str | None:
     return None if isinstance(raw, str) else "must be a string"
 
 
+def check_contract_notes(raw: Any) -> str | None:
+    """A contract's free-text notes: a string of at most :data:`CONTRACT_NOTES_MAX` characters."""
+    if not isinstance(raw, str):
+        return "must be a string"
+    if len(raw) > CONTRACT_NOTES_MAX:
+        return f"must be at most {CONTRACT_NOTES_MAX:,} characters (got {len(raw):,})"
+    return None
+
+
 # --- portal ----------------------------------------------------------------------
 
 
@@ -629,4 +640,5 @@ def validate_contract(contract: Contract, path: str = "") -> list[tuple[str, str
     add("portal.portal_projects", check_portal_projects(list(portal.portal_projects)))
     add("portal.users", check_portal_users(list(portal.users)))
     add("portal.organizations", check_portal_organizations(list(portal.organizations)))
+    add("notes", check_contract_notes(c.notes))
     return out

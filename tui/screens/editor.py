@@ -120,9 +120,8 @@ def load_editor_data(name: str | None) -> EditorData:
     revision = 0
     notes = ""
     if name is not None:
-        contract_id, revision, contract = load_contract_with_revision(name)
-        row = ContractModel.get_or_none(ContractModel.id == contract_id)
-        notes = (row.notes or "") if row is not None else ""
+        _, revision, contract = load_contract_with_revision(name)
+        notes = contract.notes
     key = rules.name_key(contract.name) if contract else None
     others = [r.name for r in ContractModel.select(ContractModel.name, ContractModel.name_key)
               if r.name_key != key]
@@ -142,10 +141,11 @@ def load_editor_data(name: str | None) -> EditorData:
 
 
 def save_with_notes(contract: Contract, notes: str, *, expected_revision: int, replace_name: str | None) -> int:
-    """:func:`cache.store.save_contract` with the notes column, in one (retried) transaction; the new revision."""
+    """:func:`cache.store.save_contract` of ``contract`` with ``notes`` as its notes; the new revision."""
     from cache.store import save_contract
 
-    return save_contract(contract, expected_revision=expected_revision, replace_name=replace_name, notes=notes)
+    return save_contract(dataclasses.replace(contract, notes=notes), expected_revision=expected_revision,
+                         replace_name=replace_name)
 
 
 # --- the screen ---------------------------------------------------------------------------------
