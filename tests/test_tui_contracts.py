@@ -40,8 +40,8 @@ async def test_list_shows_contracts_statuses_and_last_sync(db):
         screen = await loaded_list(pilot)
         await wait_for(pilot, lambda: screen.statuses_done)
         assert rows(screen) == [
-            [ACME, "monthly (calendar)", "2025-01-01", "2025-12-31", current_status(ACME, AS_OF)],
-            [GLOBEX, "annual (same day)", "2024-07-01", "2026-06-30", current_status(GLOBEX, AS_OF)],
+            [ACME, "monthly (cal)", "2025-01-01", "2025-12-31", current_status(ACME, AS_OF)],
+            [GLOBEX, "annual (day)", "2024-07-01", "2026-06-30", current_status(GLOBEX, AS_OF)],
         ]
         assert rows(screen)[1][4] == "ok"
         info = str(screen.query_one("#list-info").render())

@@ -55,6 +55,11 @@ def _unit(t: ClauseType) -> str:
     return " h" if t is ClauseType.SERVICE_HOURS else (" issues" if t is ClauseType.ISSUE_COUNT else "")
 
 
+def count_text(n: Any, word: str = "issue") -> str:
+    """``1 issue``, ``0 issues``, ``3 issues``: the noun agrees with the count."""
+    return f"{n} {word}" if n in (1, -1) else f"{n} {word}s"
+
+
 def _percent(d: Decimal | None) -> str:
     if d is None:
         return ""
@@ -178,7 +183,8 @@ def render_report_table(report: Report) -> str:
             out.extend(_sla_block(c, cur))
         for a in c.outside_amends:
             text = f"outside the contract: {a.date.isoformat()} {a.kind.value} " \
-                   f"{_fmt(c.clause.type, a.value, signed=True)}{_unit(c.clause.type)}"
+                   f"{_fmt(c.clause.type, a.value, signed=True)}" \
+                   f"{' issue' if c.clause.type is ClauseType.ISSUE_COUNT and abs(a.value) == 1 else _unit(c.clause.type)}"
             out.extend(_wrap(text + (f" ({a.notes})" if a.notes else "") + ", counted nowhere", "  "))
     if any(c.clause.type.has_quota and c.valid for c in report.clauses):
         out.append("")
@@ -256,7 +262,7 @@ def _summary_figures(c: dict[str, Any]) -> str:
             return f"used {used} (unlimited)"
         return f"used {used} of {_num_text(c['available'], unit)}, {_num_text(c['remaining'], unit)} left"
     rate = DASH if c.get("rate") is None else f"{c['rate']}%"
-    return f"{rate} vs target {c.get('target')}% ({c.get('issues')} issues, {c.get('breached')} breached)"
+    return f"{rate} vs target {c.get('target')}% ({count_text(c.get('issues'))}, {c.get('breached')} breached)"
 
 
 def _summary_lines(s: dict[str, Any]) -> list[str]:

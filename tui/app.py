@@ -26,6 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
@@ -38,6 +39,9 @@ class AppOptions:
     db: str | None = None
     as_of: dt.date | None = None
     demo: bool = False
+    # Show the connection screen over the list when Jira is not configured (the real
+    # first run).  Only ``ticketbook`` (tui/cmd_app.py) turns it on; tests and the demo leave it off.
+    first_run_check: bool = False
 
 
 class TicketBookApp(App):
@@ -68,6 +72,28 @@ class TicketBookApp(App):
         from tui.screens.contracts import ContractListScreen
 
         self.push_screen(ContractListScreen())
+        if self.options.first_run_check and not self.options.demo:
+            self._first_run_check()
+
+    @work(thread=True, exclusive=True, group="first-run", exit_on_error=False)
+    def _first_run_check(self) -> None:
+        """No usable Jira settings (environment or config file): the connection screen over the list."""
+        from cache.config import load_config
+
+        problem = None
+        try:
+            if not load_config().missing():
+                return
+        except Exception as exc:  # a broken or unreadable config file: say why, offer to rewrite it
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        self.call_from_thread(self._show_connect, problem)
+
+    def _show_connect(self, problem: str | None) -> None:
+        from tui.screens.connect import ConnectScreen
+
+        if problem:
+            self.notify(problem[:300], title="Jira connection", severity="warning", timeout=10)
+        self.push_screen(ConnectScreen())  # Escape (Cancel) leads back to the list
 
     def on_unmount(self) -> None:
         # A sync still running in its thread worker must stop, or the process waits for it at exit.

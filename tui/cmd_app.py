@@ -22,7 +22,7 @@ def run_app(args: argparse.Namespace) -> int:
 
     open_database(args.db)
     try:
-        TicketBookApp(AppOptions(db=args.db, as_of=args.as_of)).run()
+        TicketBookApp(AppOptions(db=args.db, as_of=args.as_of, first_run_check=True)).run()
     finally:
         close_database()
     return 0

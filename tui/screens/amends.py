@@ -143,6 +143,14 @@ class AmendDialog(ModalScreen[Amend | None]):
         error.display = problem is not None
         return problem
 
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _clear_message(self) -> None:
+        """A "Not saved: ..." message is about the values then: it goes once the user changes one."""
+        messages = self.query_one("#amend-messages", Static)
+        messages.update("")
+        messages.remove_class("error")
+
     @on(Select.Changed, "#amend-kind")
     def _kind_changed(self) -> None:
         self._check_kind()

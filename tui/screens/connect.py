@@ -1,7 +1,8 @@
 """Jira connection form: site URL, email, API token; test, then save (mode 0600).
 
-Shown by F5 when ``cache.config`` has no settings, or by ``k`` on the sync
-screen.  "Test connection" calls ``/rest/api/3/myself`` through
+Shown over the contract list on the first run (``ticketbook`` without Jira
+settings), by F5 when ``cache.config`` has no settings, or by ``k`` on the
+sync screen.  "Test connection" calls ``/rest/api/3/myself`` through
 :class:`cache.jira.JiraClient` in a thread worker (no retries).  Save writes
 the config file with :func:`cache.config.save_config` (atomic, mode 0600);
 settings from ``TICKETBOOK_JIRA_*`` environment variables still win over the

@@ -22,18 +22,21 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets.data_table import ColumnKey
 from textual.worker import get_current_worker
 
 from tui.workers import close_thread_connection, run_db
 
-PERIOD_LABELS = {
+PERIOD_LABELS = {  # short: the Status column gets the rest of the width
     "fixed": "fixed",
-    "monthly_calendar": "monthly (calendar)",
-    "monthly_exact_day": "monthly (same day)",
-    "annual_calendar": "annual (calendar)",
-    "annual_exact_day": "annual (same day)",
+    "monthly_calendar": "monthly (cal)",
+    "monthly_exact_day": "monthly (day)",
+    "annual_calendar": "annual (cal)",
+    "annual_exact_day": "annual (day)",
 }
 PENDING = "…"
+NAME_WIDTH = 24  # longer names end in …
+STATUS_MIN_WIDTH = 10  # "Status now"; at 80 columns: over / ok / at risk and as much as fits
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,11 @@ def contract_status(name: str, as_of: dt.date) -> str:
         return f"error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
 
 
+def status_cell(status: str) -> Text:
+    """The cell keeps the whole status; what does not fit the column ends in …."""
+    return Text(status, overflow="ellipsis")
+
+
 def delete_contract(name: str) -> None:
     from cache.store import delete_contract as _delete
 
@@ -144,11 +152,11 @@ class ContractListScreen(Screen):
         yield Header()
         yield Input(placeholder="filter by name (press / to type here)", id="filter", compact=True)
         table: DataTable = DataTable(id="contracts", cursor_type="row", zebra_stripes=True)
-        table.add_column("Name", key="name", width=28)
-        table.add_column("Period type", key="period", width=18)
+        table.add_column("Name", key="name", width=NAME_WIDTH)
+        table.add_column("Period type", key="period", width=max(map(len, PERIOD_LABELS.values())))
         table.add_column("Start", key="start", width=10)
         table.add_column("End", key="end", width=10)
-        table.add_column("Status now", key="status")
+        table.add_column("Status now", key="status", width=STATUS_MIN_WIDTH)  # widened by _fit_status
         yield table
         yield Static("No contracts yet: press n to create one.", id="list-empty")
         yield Static("", id="list-message", markup=False)
@@ -157,7 +165,26 @@ class ContractListScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#contracts", DataTable).focus()
+        self.call_after_refresh(self._fit_status)
         self.reload()
+
+    def on_resize(self) -> None:
+        self._fit_status()
+
+    def _fit_status(self) -> None:
+        """The Status column takes the width the other columns leave (a long status ends in …)."""
+        table = self.query_one("#contracts", DataTable)
+        if not table.size.width:
+            return
+        column = table.columns[ColumnKey("status")]
+        others = sum(c.get_render_width(table) for key, c in table.columns.items() if key != column.key)
+        room = table.size.width - table.styles.scrollbar_size_vertical - others - 2 * table.cell_padding
+        width = max(STATUS_MIN_WIDTH, room)
+        if width != column.width:
+            column.width = width
+            for row_key in list(table.rows)[:1]:  # any cell update makes the table re-measure its columns
+                table.update_cell(row_key, column.key, table.get_cell(row_key, column.key), update_width=True)
+            table.refresh()
 
     def on_screen_resume(self) -> None:
         if self.loaded:
@@ -200,11 +227,11 @@ class ContractListScreen(Screen):
 
     def _cells(self, r: ListRow) -> dict[str, str]:
         return {
-            "name": Text(r.name),
+            "name": Text(r.name, overflow="ellipsis"),
             "period": PERIOD_LABELS.get(r.period_type, r.period_type),
             "start": r.start.isoformat(),
             "end": r.end.isoformat(),
-            "status": Text(self._status_cache.get((r.name, r.revision), PENDING)),
+            "status": status_cell(self._status_cache.get((r.name, r.revision), PENDING)),
         }
 
     @work(thread=True, exclusive=True, group="contracts-status")
@@ -228,7 +255,7 @@ class ContractListScreen(Screen):
         self._status_cache[(name, revision)] = status
         table = self.query_one("#contracts", DataTable)
         if name in {key.value for key in table.rows}:
-            table.update_cell(name, "status", Text(status), update_width=True)
+            table.update_cell(name, "status", status_cell(status))
 
     def _statuses_finished(self) -> None:
         self.statuses_done = True

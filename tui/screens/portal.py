@@ -20,6 +20,8 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Label, Select, Static
 
+from tickets.render import count_text
+
 HELP_CENTER = "__help_center__"
 
 
@@ -56,6 +58,23 @@ def locations() -> list[tuple[str, str]]:
     return out
 
 
+def start_location(contract_name: str | None, locs: list[tuple[str, str]]) -> str | None:
+    """Where the preview of a contract starts: the Help Center when the contract shows there, else its
+    first portal project among the synced portals (None: the Help Center)."""
+    if not contract_name:
+        return None
+    from cache.store import load_contract
+
+    try:
+        portal = load_contract(contract_name).portal
+    except Exception:  # deleted meanwhile, or a broken contract: the Help Center
+        return None
+    if portal.help_center:
+        return HELP_CENTER
+    values = {v.upper(): v for _l, v in locs if v != HELP_CENTER}
+    return next((values[k.upper()] for k in portal.portal_projects if k.upper() in values), None)
+
+
 class PortalPreviewScreen(Screen[None]):
     HELP_TITLE = "Customer-portal preview"
     BINDINGS = [
@@ -78,6 +97,7 @@ class PortalPreviewScreen(Screen[None]):
         super().__init__()
         self.contract_name = contract_name
         self.panels: list[dict[str, Any]] | None = None
+        self._start_pending = contract_name is not None  # start at a location where the contract shows
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -109,11 +129,12 @@ class PortalPreviewScreen(Screen[None]):
 
         try:
             users, locs = known_users(search), locations()
+            start = start_location(self.contract_name, locs) if self._start_pending else None
         finally:
             _close_thread_db()
-        self.app.call_from_thread(self._choices_loaded, users, locs)
+        self.app.call_from_thread(self._choices_loaded, users, locs, start)
 
-    def _choices_loaded(self, users, locs) -> None:
+    def _choices_loaded(self, users, locs, start: str | None = None) -> None:
         if not self.is_attached:  # the user left the screen meanwhile
             return
         table = self.query_one("#portal-users", DataTable)
@@ -127,6 +148,10 @@ class PortalPreviewScreen(Screen[None]):
             sel.set_options(locs)
             values = [v for _l, v in locs]
             sel.value = current if current in values else HELP_CENTER
+        if self._start_pending:
+            self._start_pending = False
+            if start is not None and start != sel.value:
+                sel.value = start  # Select.Changed shows its panels
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "portal-user":
@@ -177,11 +202,13 @@ class PortalPreviewScreen(Screen[None]):
     def _panels_loaded(self, account, help_center, portal, panels, text, error) -> None:
         if not self.is_attached:  # the user left the screen meanwhile
             return
+        if (account, help_center, portal) != self._selection():
+            return  # an older answer: the one for the current choice follows
         self.panels = panels
         where = "the Help Center" if help_center else f"the {portal} portal"
         who = f"user {account}" if account else "an anonymous visitor"
         self.query_one("#portal-who", Static).update(
-            f"What [b]{who}[/] sees at [b]{where}[/]: {len(panels)} panel(s)")
+            f"What [b]{who}[/] sees at [b]{where}[/]: {count_text(len(panels), 'panel')}")
         body = self.query_one("#portal-panel-text", Static)
         if error:
             body.update(Text(error, style="bold red"))

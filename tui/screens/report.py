@@ -53,6 +53,7 @@ from textual.widgets import (
 )
 
 from tickets.model import ClauseType, seconds_to_hours
+from tickets.render import count_text
 from tickets.report import ClauseReport, QuotaRow, Report, SlaRow, rate_percent
 
 DASH = "—"
@@ -63,9 +64,11 @@ QUOTA_COLUMNS = (
     ("debt_in", "Debt in"), ("available", "Available"), ("used", "Used"), ("remaining", "Remaining"),
     ("over", "Over"), ("status", "Status"),
 )
-# Narrow terminals (80 columns): shorter headers so Over and Status stay on screen.
+# Narrow terminals: shorter headers below 120 columns, and below 100 Carry and Debt only while their
+# policy is on, so Over and Status stay on screen at 100x30 and 80x24 (with the policies off).
 COMPACT_LABELS = {"amends": "Amend", "carried_in": "Carry", "debt_in": "Debt", "available": "Avail",
                   "remaining": "Left"}
+COMPACT_LABELS_BELOW_WIDTH = 120
 COMPACT_BELOW_WIDTH = 100
 UNLIMITED_COLUMNS = (("period", "Period"), ("issues", "Issues"), ("used", "Used"), ("status", "Status"))
 SLA_COLUMNS = (("period", "Period"), ("issues", "Issues"), ("breached", "Breached"), ("rate", "Rate"),
@@ -94,10 +97,11 @@ def status_text(s: str | None) -> str:
     return {"success": "ok", "fail": "FAIL"}.get(s or "", DASH)
 
 
-def period_text(start: dt.date, end: dt.date) -> str:
+def period_text(start: dt.date, end: dt.date, *, short: bool = False) -> str:
+    """``2025-03-01…03-31``; across years ``2025-04-16…2026-04-15`` (``…26-04-15`` when short)."""
     if start.year == end.year:
         return f"{start:%Y-%m-%d}…{end:%m-%d}"
-    return f"{start:%Y-%m-%d}…{end:%Y-%m-%d}"
+    return f"{start:%Y-%m-%d}…{end:%y-%m-%d}" if short else f"{start:%Y-%m-%d}…{end:%Y-%m-%d}"
 
 
 def quota_cells(c: ClauseReport, r: QuotaRow) -> dict[str, str]:
@@ -366,9 +370,9 @@ class ReportScreen(Screen[None]):
             widgets.append(Static(f"Invalid clause: {c.error or 'invalid'}", classes="clause-error"))
             return widgets
         table: DataTable = DataTable(id=f"table-{i}", cursor_type="row", zebra_stripes=False, fixed_columns=1)
-        compact = self._compact()
+        short = self.app.size.width < COMPACT_LABELS_BELOW_WIDTH
         for key, label in self._columns(c):
-            table.add_column(COMPACT_LABELS.get(key, label) if compact else label, key=key)
+            table.add_column(COMPACT_LABELS.get(key, label) if short else label, key=key)
         for r in c.rows:
             table.add_row(*self._styled_row(c, r), key=f"p{r.index}")
         widgets.append(table)
@@ -399,7 +403,7 @@ class ReportScreen(Screen[None]):
         out = []
         for key, _label in self._columns(c):
             if key == "period":
-                text = ("▶ " if current else "  ") + period_text(r.start, r.end)
+                text = ("▶ " if current else "  ") + period_text(r.start, r.end, short=self._compact())
             else:
                 text = cells[key]
             style = "bold" if current else ("dim" if r.future else "")
@@ -422,7 +426,7 @@ class ReportScreen(Screen[None]):
             target = cl.target if cl.target is not None else Decimal(100)
             what = f"SLA success rate of {', '.join(cl.sla) or '(no SLA)'}, target {target}%"
         elif c.limited:
-            unit = "h" if t is ClauseType.SERVICE_HOURS else "issues"
+            unit = "h" if t is ClauseType.SERVICE_HOURS else ("issue" if cl.limit == 1 else "issues")
             what = f"{t.value}, limit {units_text(t, cl.limit)} {unit} per period"
         else:
             what = f"{t.value}, unlimited"
@@ -636,13 +640,17 @@ class ReportScreen(Screen[None]):
         self.app.push_screen(ExportDialog(os.getcwd(), slug(self.contract_name)), chosen)
 
     def export_to(self, target: str) -> tuple[pathlib.Path, pathlib.Path] | None:
-        """Write the report as shown to ``<dir>/<slug>.csv|.json`` (or ``<target>.csv|.json``)."""
+        """Write the report as shown to ``<dir>/<slug>.csv|.json`` (or ``<target>.csv|.json``).
+
+        ``target`` names a directory when it exists as one or ends with a separator (then it is
+        created when missing); otherwise it is the path of the files without extension."""
         from tickets.render import render_report_csv
         from tickets.report import report_to_json
 
         assert self.shown is not None
-        path = pathlib.Path(os.path.expanduser(target.strip() or "."))
-        if path.is_dir():
+        text = target.strip() or "."
+        path = pathlib.Path(os.path.expanduser(text))
+        if text.endswith(tuple(filter(None, (os.sep, os.altsep)))) or path.is_dir():
             base = path / slug(self.contract_name)
         else:
             base = path.with_suffix("") if path.suffix.lower() in (".csv", ".json") else path
@@ -701,8 +709,8 @@ class ExportDialog(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("[b]Export the report as shown[/] (CSV and JSON)")
-            yield Static(f"A directory (files {self.name_hint}.csv and .json) or a path without extension.",
-                         classes="muted")
+            yield Static(f"A directory (files {self.name_hint}.csv and .json; end it with / to create it) "
+                         "or a path without extension.", classes="muted")
             yield Input(self.directory, id="export-path")
             yield Static("Enter writes · Esc cancels", classes="muted")
 
@@ -779,7 +787,7 @@ class PeriodIssuesScreen(Screen[None]):
                 cells.append(Text(r["sla"], style="red" if r["sla"] == "breached" else ""))
             table.add_row(*cells, key=r["key"])
         title = (f"[b]{self.contract_name}[/] · {self.clause.name} · "
-                 f"{period_text(self.period.start, self.period.end)} · {len(rows)} issues, "
+                 f"{period_text(self.period.start, self.period.end)} · {count_text(len(rows))}, "
                  f"{seconds_to_hours(total):.2f} h")
         if error:
             title += f" · [red]{error}[/]"

@@ -17,6 +17,8 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from tickets.render import count_text
+
 DASH = "—"
 
 
@@ -44,7 +46,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str,
         else:
             rate = DASH if c.get("rate") is None else f"{Decimal(str(c['rate'])):.2f}%"
             target = f"{Decimal(str(c.get('target'))):.2f}%"
-            rows.append((c["name"], status, DASH, f"{c.get('issues')} issues", DASH,
+            rows.append((c["name"], status, DASH, count_text(c.get('issues')), DASH,
                          f"{rate} vs {target} ({c.get('breached')} breached)"))
     return rows
 

@@ -115,9 +115,11 @@ class SyncController:
         try:
             config, settings = self.load_settings()
         except TicketbookError as exc:
+            self.state = SyncState()  # this attempt never started: no leftovers of the last sync
             self._end("failed", _scrub(str(exc), None), None)
             return False
         if settings is None:
+            self.state = SyncState()
             self._end("failed", "Jira is not configured (F5 opens the connection form)", None)
             return False
         self.cancel_event = threading.Event()
@@ -187,10 +189,15 @@ class SyncController:
         s.error = error if status == "failed" else None
         s.result = result
         s.finished = dt.datetime.now()
+        where = _where(s)
         if status == "ok":
             s.stage, s.message = "done", summary_line(result)
         elif status == "cancelled":
-            s.message = "sync cancelled; what was committed is kept (F5 then s continues)"
+            s.message = f"sync cancelled{where}; what was committed is kept (F5 then s continues)"
+        elif s.started is None:  # not configured, or a bad config file: it never started
+            s.message = "sync failed before it started"
+        else:
+            s.message = f"sync failed{where}; what was committed is kept (F5 then s tries again)"
         self._notify_views()
         visible = any(v.is_current for v in self.views)
         if not visible and s.started is not None:
@@ -210,6 +217,14 @@ class SyncController:
         for v in list(self.views):
             if v.is_attached:
                 v.refresh_state()
+
+
+def _where(s: SyncState) -> str:
+    """`` at issues (300 of ~1089)``: where a sync stopped; empty before its first step."""
+    if s.stage in ("", "lock"):
+        return ""
+    counts = f"{s.done} of ~{s.total}" if s.total else (f"{s.done}" if s.done else "")
+    return f" at {STAGE_NAMES.get(s.stage, s.stage)}" + (f" ({counts})" if counts else "")
 
 
 def summary_line(result) -> str:
@@ -242,8 +257,9 @@ class SyncScreen(ModalScreen[None]):
     SyncScreen #sync-error { color: $error; text-style: bold; }
     SyncScreen #sync-keys { color: $text-muted; margin: 1 0 0 0; }
     """
-    BINDINGS = [
+    BINDINGS = [  # while a sync runs: hide and cancel; else close, sync again, full sync (check_action)
         Binding("escape", "hide", "Hide (sync goes on)"),
+        Binding("escape", "close", "Close"),
         Binding("c", "cancel_sync", "Cancel sync"),
         Binding("s", "start_sync", "Sync again"),
         Binding("f", "full_sync", "Full sync"),
@@ -288,6 +304,7 @@ class SyncScreen(ModalScreen[None]):
         try:
             _config, settings = ctl.load_settings()
         except TicketbookError as exc:
+            ctl.state = SyncState()  # this attempt never started: no leftovers of the last sync
             ctl._end("failed", _scrub(str(exc), None), None)
             return
         if settings is None:
@@ -326,6 +343,8 @@ class SyncScreen(ModalScreen[None]):
             outcome = {"ok": "Finished", "cancelled": "Cancelled", "failed": "Failed"}.get(s.status or "", "Idle")
             if s.status == "ok":
                 bar.update(total=1, progress=1)
+            elif s.total:  # cancelled or failed: the bar stays where the sync stopped
+                bar.update(total=max(s.total, s.done), progress=s.done)
             else:
                 bar.update(total=1, progress=0)
             self.query_one("#sync-stage", Static).update(f"{outcome}" + (
@@ -337,9 +356,22 @@ class SyncScreen(ModalScreen[None]):
         keys = ("c cancel · Esc hide (the sync goes on; F5 shows it again)" if s.running
                 else "s sync again · f full sync · k connection · Esc close")
         self.query_one("#sync-keys", Static).update(keys)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers what fits: hide and cancel while a sync runs; close and sync otherwise."""
+        running = self.controller.running
+        if action in ("hide", "cancel_sync"):
+            return running
+        if action in ("close", "start_sync", "full_sync"):
+            return not running
+        return True
 
     # -- actions ----------------------------------------------------------------------------
     def action_hide(self) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
         self.dismiss(None)
 
     def action_cancel_sync(self) -> None:
