@@ -158,17 +158,23 @@ def check_bool(raw: Any) -> str | None:
     return _check(parse_bool, raw)
 
 
-# --- names -------------------------------------------------------------------
-
-
-def _parse_name(raw: Any) -> str:
+def _required_text(raw: Any) -> str:
+    """A non-blank string, stripped (``is required`` / ``must be a string`` otherwise)."""
     if raw is None:
         raise _fail("is required")
     if not isinstance(raw, str):
         raise _fail("must be a string")
-    name = raw.strip()
-    if not name:
+    text = raw.strip()
+    if not text:
         raise _fail("is required")
+    return text
+
+
+# --- names -------------------------------------------------------------------
+
+
+def _parse_name(raw: Any) -> str:
+    name = _required_text(raw)
     if len(name) > NAME_MAX:
         raise _fail(f"must be at most {NAME_MAX} characters (has {len(name)})")
     return name
@@ -233,13 +239,7 @@ def parse_date(raw: Any) -> _dt.date:
         raise _fail("must be a date YYYY-MM-DD, not a date and time")
     if isinstance(raw, _dt.date):
         return raw
-    if raw is None:
-        raise _fail("is required")
-    if not isinstance(raw, str):
-        raise _fail("must be a string")
-    text = raw.strip()
-    if not text:
-        raise _fail("is required")
+    text = _required_text(raw)
     if not _DATE_TEXT.fullmatch(text):
         raise _fail(f"must be a date YYYY-MM-DD, not {raw!r}")
     try:
@@ -293,13 +293,7 @@ def _zones() -> frozenset[str]:
 
 def parse_time_zone(raw: Any) -> str:
     """An IANA time zone name (``Europe/Istanbul``, ``UTC``); exact spelling."""
-    if raw is None:
-        raise _fail("is required")
-    if not isinstance(raw, str):
-        raise _fail("must be a string")
-    name = raw.strip()
-    if not name:
-        raise _fail("is required")
+    name = _required_text(raw)
     zones = _zones()
     if name in zones:
         return name
@@ -319,13 +313,7 @@ def check_time_zone(raw: Any) -> str | None:
 def _parse_enum(enum: type, what: str, raw: Any) -> Any:
     if isinstance(raw, enum):
         return raw
-    if raw is None:
-        raise _fail("is required")
-    if not isinstance(raw, str):
-        raise _fail("must be a string")
-    text = raw.strip()
-    if not text:
-        raise _fail("is required")
+    text = _required_text(raw)
     try:
         return enum(text)
     except ValueError:
