@@ -508,15 +508,26 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
             try:
                 matched = jira_match(client, ev.jql, sorted(present))
             except JiraRejected as exc:
-                with database.atomic():
-                    ClauseMatch.delete().where(ClauseMatch.clause == cid).execute()
-                    _save_eval(cid, ev.jql, INVALID, f"Jira rejected the JQL: {exc}", None)
+                def store_rejected(cid: int = cid, jql: str = ev.jql, why: str = str(exc)) -> None:
+                    with dialect.write_transaction():
+                        if _claim(cid):
+                            ClauseMatch.delete().where(ClauseMatch.clause == cid).execute()
+                            _save_eval(cid, jql, INVALID, f"Jira rejected the JQL: {why}", None)
+                dialect.retrying(store_rejected, what="evaluating a clause", derived=True)
                 continue
-            with database.atomic():
-                for batch in _chunks(changed, SQL_BATCH):
-                    ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
-                _insert_ids(cid, matched & present, _sla_names(ev.clause_sla))
-                ClauseEval.update(evaluated_at=_utcnow()).where(ClauseEval.clause == cid).execute()
+
+            # Outside the page transaction: claim the clause row first (as a save and evaluate_clause
+            # do), so a concurrent contract save and this write serialise on it instead of deadlocking
+            # on the clause_match rows.
+            def store_matched(cid: int = cid, matched: set = matched, sla: list[str] = _sla_names(ev.clause_sla)) -> None:
+                with dialect.write_transaction():
+                    if not _claim(cid):  # replaced by a save meanwhile: nothing to write
+                        return
+                    for batch in _chunks(changed, SQL_BATCH):
+                        ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
+                    _insert_ids(cid, matched & present, sla)
+                    ClauseEval.update(evaluated_at=_utcnow()).where(ClauseEval.clause == cid).execute()
+            dialect.retrying(store_matched, what="evaluating a clause", derived=True)
     if local:  # rows not rewritten above (Jira-evaluated clauses, ...) keep their membership: new facts
         with database.atomic():
             refresh_facts(present, skip_clauses=rewritten)
