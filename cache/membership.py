@@ -274,6 +274,7 @@ def refresh_facts(issue_ids: Iterable[int], *, skip_clauses: Iterable[int] = ())
     skip = sorted({int(c) for c in skip_clauses})
     if not ids:
         return
+    _lock_clauses_with_rows(ids, skip)
     sla_by_clause: dict[int, list[str]] | None = None
     for batch in _chunks(ids, SQL_BATCH):
         where = ClauseMatch.issue.in_(batch)
@@ -292,6 +293,31 @@ def refresh_facts(issue_ids: Iterable[int], *, skip_clauses: Iterable[int] = ())
         for cid in present:
             ClauseMatch.update({ClauseMatch.breached: _breached_of(ClauseMatch.issue, sla_by_clause.get(cid, []))}
                                ).where(where & (ClauseMatch.clause == cid)).execute()
+
+
+def _lock_clauses_with_rows(issue_ids: list[int], skip: list[int]) -> None:
+    """PostgreSQL: lock (``FOR KEY SHARE``, in id order) the clauses having rows of ``issue_ids``.
+
+    :func:`refresh_facts` updates those rows twice in one transaction, and
+    PostgreSQL re-checks the foreign key of a row already written by the same
+    transaction, taking a ``KEY SHARE`` lock on its clause then.  A clause
+    created after the sync locked the clauses (a contract saved meanwhile)
+    would be locked only there, mid-statement, after the sync already holds
+    row locks on ``clause_match`` that a concurrent save's cascade waits for:
+    a deadlock.  Locking them up front, before any row is touched, makes the
+    save and the sync queue on the clause rows instead.  A clause deleted
+    meanwhile is skipped (its rows went with it).  SQLite: nothing to do.
+    """
+    if not dialect.is_postgres():
+        return
+    clauses: set[int] = set()
+    for batch in _chunks(issue_ids, SQL_BATCH):
+        query = ClauseMatch.select(ClauseMatch.clause).distinct().where(ClauseMatch.issue.in_(batch))
+        clauses.update(c for (c,) in query.tuples())
+    clauses.difference_update(skip)
+    for batch in _chunks(sorted(clauses), SQL_BATCH):
+        list(dialect.lock_referenced(Clause.select(Clause.id).where(Clause.id.in_(batch)).order_by(Clause.id))
+             .tuples())
 
 
 def check_consistency(*, limit: int = 20) -> list[str]:

@@ -659,6 +659,10 @@ class _Run:
         except Cancelled:
             raise
         except Exception as exc:
+            if local and dialect.is_transient(exc):
+                # a deadlock or lock timeout inside the page transaction: retry the whole page
+                # (the caller's dialect.retrying) rather than drop every membership
+                raise
             log.warning("clause memberships could not be updated (%s); they will be re-evaluated", exc)
             with self.db.atomic():
                 ClauseEval.delete().execute()
@@ -866,7 +870,9 @@ class _Run:
             if earliest:
                 if isinstance(earliest, str):
                     earliest = dt.date.fromisoformat(earliest[:10])
-                start = earliest - dt.timedelta(days=1)  # contract zones differ from the Jira user's
+                # read in the Jira user's zone, while a contract's first day starts at midnight in
+                # its own: zones differ by up to 26 hours (UTC+14 against UTC-12), so two days back
+                start = earliest - dt.timedelta(days=2)
         jql = f"project in ({', '.join(str(i) for i in ids)})"
         if start is not None:
             jql += f' AND created >= "{start.isoformat()}"'
@@ -1083,9 +1089,11 @@ class _Run:
             self.progress("deletions", len(in_scope), count, f"{len(in_scope)} issue ids listed")
             self.check()
         gone = sorted(self._cached_issue_ids() - in_scope)
-        if not in_scope and gone and count:
-            # Jira counts issues but lists none: a permission or index glitch, not a mass deletion.
-            log.warning("the scope listed no issue while Jira counts %s; deletions skipped", count)
+        if not in_scope and gone and count != 0:
+            # Jira lists no issue but counts some, or could not count them: a permission or index
+            # glitch is likelier than every issue deleted; only a count of 0 confirms the wipe.
+            counted = "could not count them" if count is None else f"counts {count}"
+            log.warning("the scope listed no issue while Jira %s; deletions skipped", counted)
             return
         deleted = 0
         for chunk in _chunks(gone, 500):

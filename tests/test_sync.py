@@ -627,3 +627,53 @@ def test_jql_time_literal_property(instant, zone) -> None:
                 for f in (0, 1)]
     assert max(readings) <= instant  # never later: nothing updated at/after the instant is skipped
     assert min(readings) > instant - dt.timedelta(hours=2, minutes=1)  # and not needlessly early
+
+
+def test_empty_listing_without_a_count_never_wipes_the_cache(site, fake, db, caplog) -> None:
+    """Jira lists no issue and the approximate count fails: deletions are skipped, not the whole cache."""
+    from cache.fakejira.faults import Faults
+
+    with client_for(fake) as client:
+        run_sync(db, client)
+    cached = Issue.select().count()
+    assert cached > 0
+    for issue_id in list(site.issues):
+        site.delete_issue(issue_id)
+    site.advance(120)
+    fake.faults = Faults(1.0, kinds=("500",), paths=("/rest/api/3/search/approximate-count",))
+    with caplog.at_level("WARNING"), client_for(fake) as client:
+        result = run_sync(db, client, full=True)
+    assert result.issues_deleted == 0
+    assert Issue.select().count() == cached
+    assert any("could not count them" in r.getMessage() for r in caplog.records)
+    # once Jira counts 0 the deletions are real
+    fake.faults = Faults()
+    with client_for(fake) as client:
+        result = run_sync(db, client, full=True)
+    assert result.issues_deleted == cached
+    assert Issue.select().count() == 0
+
+
+def test_scope_start_covers_a_contract_26_hours_ahead_of_the_jira_user(site, db) -> None:
+    """A contract at UTC+14 whose Jira user is at UTC-12: its first minute is two calendar days
+    earlier in the user's zone, and the scope (``created >= <day>`` in that zone) still holds it."""
+    from cache.store import import_contracts
+    from tickets.contractfile import parse_contract_file
+
+    site.myself.timeZone = "Etc/GMT+12"  # UTC-12 (POSIX sign)
+    start_instant = dt.datetime(2025, 5, 31, 10, 1, tzinfo=dt.timezone.utc)  # 2025-06-01 00:01 at +14
+    before = site.now
+    site.now = start_instant
+    first = site.create_issue("HD", summary="first minute of the contract")
+    site.now = dt.datetime(2025, 5, 30, 11, 0, tzinfo=dt.timezone.utc)  # 2025-05-29 23:00 at -12
+    too_early = site.create_issue("HD", summary="two days before, user's time")
+    site.now = before
+    import_contracts(parse_contract_file(json.dumps({"contracts": [{
+        "name": "Kiritimati", "start": "2025-06-01", "end": "2026-05-31", "time_zone": "Pacific/Kiritimati",
+        "period_type": "monthly_calendar",
+        "clauses": [{"name": "All", "type": "issue_count", "jql": "project = HD", "unlimited": True}]}]}),
+        fmt="json"))
+    with FakeJira(site) as fj, client_for(fj) as client:
+        run_sync(db, client)
+    assert Issue.get_or_none(Issue.id == first.id) is not None
+    assert Issue.get_or_none(Issue.id == too_early.id) is None  # the scope still has a start
