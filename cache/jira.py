@@ -52,6 +52,10 @@ ID_PAGE = 5000  # Jira's cap for fields=["id"]
 WORKLOG_LIST_MAX = 1000
 
 
+#: where the URL comes from, for messages (the connection screen writes the config file)
+URL_SETTING = "the Jira URL (TICKETBOOK_JIRA_URL or the config file)"
+
+
 class Cancelled(TicketbookError):
     """The caller's cancel event was set."""
 
@@ -250,14 +254,14 @@ class JiraClient:
         except httpx.TimeoutException as exc:
             if isinstance(exc, httpx.ConnectTimeout) and not self._reached:  # never reached: fail fast
                 raise JiraError(f"cannot connect to {self.url}: the connection timed out "
-                                "(check TICKETBOOK_JIRA_URL, the network or a proxy)") from None
+                                f"(check {URL_SETTING}, the network or a proxy)") from None
             final = JiraError(f"Jira did not answer in time ({self.timeout:g} s): {self._where(method, path)}")
             if idempotent:
                 raise _Retry(f"timeout ({type(exc).__name__})", final=final) from None
             raise final from None
         except httpx.ConnectError as exc:
             if _is_dns_failure(exc):
-                final = JiraError(f"cannot resolve host {host} (check TICKETBOOK_JIRA_URL and the network)")
+                final = JiraError(f"cannot resolve host {host} (check {URL_SETTING} and the network)")
                 if idempotent and self._reached:  # the site was reachable before: a resolver hiccup
                     raise _Retry("DNS failure", final=final) from None
                 raise final from None
@@ -290,7 +294,7 @@ class JiraClient:
             raise self._status_error(method, path, response)
         if 300 <= status < 400:
             raise JiraError(f"Jira answered with a redirect ({status}) to {self._redirect_target(response)}: "
-                            f"check TICKETBOOK_JIRA_URL ({self.url})", status)
+                            f"check {URL_SETTING} ({self.url})", status)
         if status == 204 or not response.content:
             return None
         try:
@@ -321,7 +325,7 @@ class JiraClient:
         if status == 404:
             if path == "/rest/api/3/myself":
                 return JiraInputError(f"{self.url} does not look like a Jira Cloud site "
-                                      f"(404 for {path}); check TICKETBOOK_JIRA_URL", status)
+                                      f"(404 for {path}); check {URL_SETTING}", status)
             return JiraError(f"Jira has no such resource (404): {self._where(method, path)}{suffix}", status)
         if status == 410:
             return JiraError(f"{method} {path} was removed by Atlassian (410 Gone at {self.url}); "

@@ -96,6 +96,9 @@ def test_a_a_clause_too_complex_for_sqlite_is_invalid_alone(db, capsys) -> None:
     ev = ClauseEval.get(ClauseEval.jql == _deep(99))
     assert ev.mode == "invalid"
     assert ClauseMatch.select().where(ClauseMatch.clause == ev.clause_id).count() == 0
+    # the clause dialog's live count says why too, instead of a raw database error
+    count = membership.count_matches(_deep(99))
+    assert isinstance(count, str) and "too large or too deeply nested" in count
 
 
 def test_a_after_sync_marks_a_too_complex_local_clause_invalid(db, monkeypatch) -> None:

@@ -140,10 +140,12 @@ def assert_matches(screen, report) -> int:
         assert c.valid, c.error
         cells = table_text(screen, i)
         shown = {key for (_row, key) in cells}
-        # Below 100 columns, Carry/Debt are shown only while their policy is on (always 0 otherwise).
+        # Below 100 columns, Carry/Debt are shown only while their policy is on (always 0 otherwise),
         narrow = screen.app.size.width < 100
         hidden_ok = {"carried_in"} if narrow and not report.carry_over else set()
         hidden_ok |= {"debt_in"} if narrow and not report.borrowing else set()
+        # ... and Amend only when a limit amend exists
+        hidden_ok |= {"amends"} if narrow and not any(getattr(r, "limit_amends", 0) for r in c.rows) else set()
         for r in c.rows:
             for key, want in expected_cells(c, r).items():
                 if key not in shown:

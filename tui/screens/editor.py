@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -212,11 +212,11 @@ class ContractEditorScreen(Screen):
                         with Horizontal(classes="field"):
                             yield Label("Carry-over")
                             yield Switch(id="carry-over")
-                            yield Label("unused quota moves to the next period", classes="unit")
+                            yield Label("unused quota rolls forward", classes="unit")
                         with Horizontal(classes="field"):
                             yield Label("Borrowing")
                             yield Switch(id="borrowing")
-                            yield Label("overuse is taken from the next period", classes="unit")
+                            yield Label("overuse taken from the next", classes="unit")
                         yield from self._field("Notes", Input(id="notes", compact=True, placeholder="optional"),
                                                error=False)
                     with Vertical(id="preview-box") as preview:
@@ -266,7 +266,18 @@ class ContractEditorScreen(Screen):
         if error:
             yield Static("", id=f"{widget.id}-error", classes="field-error", markup=False)
 
+    #: below this many columns the General tab narrows its form and writes periods compactly
+    NARROW_WIDTH = 100
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < self.NARROW_WIDTH
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            if self.loaded:
+                self._update_preview()
+
     def on_mount(self) -> None:
+        self.set_class(self.app.size.width < self.NARROW_WIDTH, "narrow")
         self.sub_title = f"contract {self.contract_name}" if self.contract_name else "new contract"
         self.query_one("#tz-matches").display = False
         for field_id in GENERAL_FIELDS:
@@ -426,7 +437,11 @@ class ContractEditorScreen(Screen):
         current = current_period_index(periods, self.app.today)
         lines = [f"{len(periods)} period{'s' if len(periods) != 1 else ''}", ""]
 
+        narrow = self.has_class("narrow")
+
         def line(p: Period) -> str:
+            if narrow:  # 26 columns: "▶ 1 2026-03-01..2026-03-31" (▶ marks the current period)
+                return f"{'▶' if p.index == current else ' '}{p.index + 1:>3} {p.start.isoformat()}..{p.end.isoformat()}"
             mark = "  ◀ current" if p.index == current else ""
             return f"{p.index + 1:>3}: {p.start.isoformat()}..{p.end.isoformat()}{mark}"
 
@@ -434,7 +449,7 @@ class ContractEditorScreen(Screen):
             lines += [line(p) for p in periods]
         else:
             lines += [line(p) for p in periods[:PREVIEW_HEAD]]
-            lines.append(f"     … {len(periods) - PREVIEW_HEAD - PREVIEW_TAIL} more …")
+            lines.append(f"{'    ' if narrow else '     '}… {len(periods) - PREVIEW_HEAD - PREVIEW_TAIL} more …")
             lines += [line(p) for p in periods[-PREVIEW_TAIL:]]
         lines += ["", f"as of {self.app.today.isoformat()}: "
                   + ("before the first period" if current is None else f"period {current + 1}")]

@@ -369,10 +369,15 @@ class ReportScreen(Screen[None]):
         if not c.valid:
             widgets.append(Static(f"Invalid clause: {c.error or 'invalid'}", classes="clause-error"))
             return widgets
-        table: DataTable = DataTable(id=f"table-{i}", cursor_type="row", zebra_stripes=False, fixed_columns=1)
+        # narrow: one space between columns (each cell starts with it) instead of two,
+        # so the ten columns of an hours clause with both policies on still fit 80 columns
+        compact = self._compact()
+        table: DataTable = DataTable(id=f"table-{i}", cursor_type="row", zebra_stripes=False, fixed_columns=1,
+                                     cell_padding=0 if compact else 1)
         short = self.app.size.width < COMPACT_LABELS_BELOW_WIDTH
         for key, label in self._columns(c):
-            table.add_column(COMPACT_LABELS.get(key, label) if short else label, key=key)
+            label = COMPACT_LABELS.get(key, label) if short else label
+            table.add_column(f" {label}" if compact else label, key=key)
         for r in c.rows:
             table.add_row(*self._styled_row(c, r), key=f"p{r.index}")
         widgets.append(table)
@@ -384,7 +389,8 @@ class ReportScreen(Screen[None]):
 
     def _columns(self, c: ClauseReport, report: Report | None = None) -> tuple[tuple[str, str], ...]:
         """The columns shown for a clause: on a narrow terminal, Carry and Debt only when their policy is on
-        (they are always 0 otherwise), so Over and Status stay on screen at 80 columns."""
+        (they are always 0 otherwise) and Amend only when a limit amend exists, so Over and Status stay on
+        screen at 80 columns."""
         report = report or self.shown
         cols = columns_for(c)
         if report is None or not self._compact():
@@ -394,6 +400,8 @@ class ReportScreen(Screen[None]):
             hidden.add("carried_in")
         if not report.borrowing:
             hidden.add("debt_in")
+        if not any(getattr(r, "limit_amends", 0) for r in c.rows):  # no limit amend: a column of zeros
+            hidden.add("amends")
         return tuple((k, label) for k, label in cols if k not in hidden)
 
     def _styled_row(self, c: ClauseReport, r: QuotaRow | SlaRow) -> list:
@@ -404,8 +412,9 @@ class ReportScreen(Screen[None]):
         for key, _label in self._columns(c):
             if key == "period":
                 text = ("▶ " if current else "  ") + period_text(r.start, r.end, short=self._compact())
+                text = f" {text}" if self._compact() else text
             else:
-                text = cells[key]
+                text = f" {cells[key]}" if self._compact() else cells[key]
             style = "bold" if current else ("dim" if r.future else "")
             if key == "status" and cells.get("status") == "FAIL":
                 style = (style + " red").strip()
@@ -471,7 +480,7 @@ class ReportScreen(Screen[None]):
         differs = (self.shown.carry_over, self.shown.borrowing) != (k.carry_over, k.borrowing)
         label.set_class(not differs, "saved")
         if differs:
-            label.update("Preview — not saved (w saves)")
+            label.update("Preview, unsaved (w saves)" if self._compact() else "Preview — not saved (w saves)")
         else:
             label.update("as saved in the contract")
 
