@@ -145,8 +145,8 @@ def config_path() -> pathlib.Path:
 
 
 def _is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost":  # not "*.localhost": a resolver may send those to the network (RFC 6761 permits it)
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -332,10 +332,10 @@ def test_worklog_list_chunks_of_1000() -> None:
 
 def test_urls_https_required_http_only_on_loopback() -> None:
     assert normalize_url("https://acme.atlassian.net/") == "https://acme.atlassian.net"
-    for ok in ("http://127.0.0.1:8080", "http://localhost:1", "http://[::1]:9", "http://127.5.0.1"):
+    for ok in ("http://127.0.0.1:8080", "http://localhost:1", "http://LOCALHOST.:2", "http://[::1]:9", "http://127.5.0.1"):
         assert normalize_url(ok).startswith("http://")
     for bad in ("http://acme.atlassian.net", "http://10.0.0.1", "ftp://x", "acme.atlassian.net",
-                "https://user:pw@acme.atlassian.net", "http://localhost.evil.com"):
+                "https://user:pw@acme.atlassian.net", "http://localhost.evil.com", "http://jira.localhost:8080"):
         with pytest.raises(InputError):
             normalize_url(bad)
 

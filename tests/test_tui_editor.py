@@ -1,6 +1,7 @@
 """Contract editor, clause dialog and amends popup, driven with the Textual pilot.
 
-Every test works on a real SQLite file in ``tmp_path`` (thread workers open
+Every test works on a real SQLite file in ``tmp_path`` (the main flows, through
+``db_both``, on PostgreSQL too when a server is configured; thread workers open
 their own connections), seeded through :mod:`cache.store` and the cache
 models, and reads the outcome back from the database with the store.
 """
@@ -81,6 +82,15 @@ def db(tmp_path) -> pathlib.Path:
     path = tmp_path / "editor.db"
     seed(path)
     yield path
+    close_database()
+
+
+@pytest.fixture
+def db_both(db_url) -> str:
+    """The seeded database on each backend (SQLite file; PostgreSQL when TICKETBOOK_TEST_PG_URL is set),
+    for the main flows: the editor's thread workers then run against a real server too."""
+    seed(db_url)
+    yield db_url
     close_database()
 
 
@@ -194,7 +204,7 @@ async def choose(pilot, selector: str, value) -> None:
 # --- creating a contract ----------------------------------------------------------------------
 
 
-async def test_create_contract_from_the_list(db):
+async def test_create_contract_from_the_list(db_both):
     from tui.screens.contracts import ContractListScreen
     from tui.screens.editor import ContractEditorScreen
 
@@ -322,7 +332,7 @@ async def test_add_each_clause_type(db):
         ClauseType.SLA_SUCCESS_RATE, ("Time to resolution", "Time to triage"), Decimal("99.5"), None)
 
 
-async def test_edit_and_delete_a_clause(db):
+async def test_edit_and_delete_a_clause(db_both):
     from tui.screens.clause import ClauseDialog
     from tui.screens.dialogs import ConfirmDialog
 
@@ -385,7 +395,7 @@ async def test_jql_feedback_shows_the_error_position_and_invalid_jql_saves_after
 # --- amends --------------------------------------------------------------------------------------
 
 
-async def test_add_edit_and_delete_amends(db):
+async def test_add_edit_and_delete_amends(db_both):
     from tui.screens.amends import AmendDialog, AmendsScreen
     from tui.screens.dialogs import ConfirmDialog
 
@@ -616,7 +626,7 @@ async def test_save_with_a_problem_from_the_guard_stays_in_the_editor(db):
     assert stored() == (1, acme())
 
 
-async def test_conflict_on_save_never_overwrites(db):
+async def test_conflict_on_save_never_overwrites(db_both):
     import dataclasses
 
     from cache.store import save_contract
