@@ -739,3 +739,22 @@ async def test_help_lists_the_editor_keys(db):
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
         text = app.screen._text()
         assert "## Contract editor" in text and "| m | Amends |" in text and "| ctrl+s | Save |" in text
+
+
+@pytest.mark.parametrize("clause_type", ["issue_count", "sla_success_rate"])
+async def test_clause_dialog_buttons_stay_on_screen_at_80x24(db, clause_type):
+    """At 80x24 the dialog drops the blank lines between fields: OK and Cancel are visible, not below the fold."""
+    from textual.widgets import Button
+
+    app = editor_app(ACME)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_editor(pilot)
+        dialog = await open_clause_dialog(pilot)
+        if clause_type != "issue_count":
+            await choose(pilot, "#clause-type", clause_type)
+        await pilot.pause()
+        box = dialog.query_one("#clause-box").region
+        assert box.bottom <= 24
+        for selector in ("#clause-ok", "#clause-cancel"):
+            button = dialog.query_one(selector, Button).region
+            assert button.height == 1 and box.contains_region(button), (selector, button, box)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -119,7 +119,10 @@ class ClauseDialog(ModalScreen[Clause | None]):
     ClauseDialog #clause-messages { height: auto; margin-top: 1; }
     ClauseDialog #clause-buttons { height: 1; margin-top: 1; align-horizontal: right; }
     ClauseDialog #clause-buttons Button { margin-left: 1; }
+    /* fewer than SHORT_HEIGHT rows (80x24): no blank line between fields, so OK / Cancel stay on screen */
+    ClauseDialog.short .field, ClauseDialog.short #sla-title, ClauseDialog.short #clause-messages { margin-top: 0; }
     """
+    SHORT_HEIGHT = 30
 
     def __init__(self, clause: Clause | None, *, other_names: Sequence[str] = (),
                  sla_names: Sequence[str] = (), today: dt.date | None = None) -> None:
@@ -187,7 +190,11 @@ class ClauseDialog(ModalScreen[Clause | None]):
                 yield Button("OK (Ctrl+S)", id="clause-ok", variant="primary", compact=True)
                 yield Button("Cancel (Esc)", id="clause-cancel", compact=True)
 
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < self.SHORT_HEIGHT, "short")
+
     def on_mount(self) -> None:
+        self.set_class(self.app.size.height < self.SHORT_HEIGHT, "short")
         self._apply_type()
         self._update_jql()
         self.query_one("#clause-name", Input).focus()
