@@ -338,3 +338,28 @@ async def test_portal_preview_counts_one_panel(demo_db):
         who = str(screen.query_one("#portal-who").render())
         assert who.endswith(": 1 panel"), who
         assert "1 issues" not in str(screen.query_one("#portal-panel-text").render())
+
+
+async def test_report_rebuilds_its_tables_when_the_terminal_narrows(demo_db):
+    """Resizing from 100 to 80 columns switches to the compact columns (Status back on screen)."""
+    from textual.widgets import DataTable, Switch
+
+    import test_tui_report as tr
+    from cache.store import list_contracts
+    from tui.screens.report import ReportScreen
+
+    name = next(c.name for c in list_contracts() if "Bosphorus" in c.name)
+    app = tr.make_app(lambda: ReportScreen(name))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await tr.open_report(pilot, name)
+        screen.query_one("#switch-carry-over", Switch).value = True
+        screen.query_one("#switch-borrowing", Switch).value = True
+        await tr.wait_for(pilot, lambda: screen.shown.carry_over and screen.shown.borrowing)
+        await pilot.resize_terminal(80, 24)
+        await tr.wait_for(pilot, lambda: bool(screen.query("#table-0"))
+                          and screen.query_one("#table-0", DataTable).cell_padding == 0
+                          and screen.query_one("#table-0", DataTable).region.width > 0)
+        await pilot.pause(0.05)
+        table = screen.query_one("#table-0", DataTable)
+        assert [str(col.label).strip() for col in table.columns.values()][-1] == "Status"
+        assert table.max_scroll_x == 0

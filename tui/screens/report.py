@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -283,6 +283,7 @@ class ReportScreen(Screen[None]):
         self.shown: Report | None = None  # what the cells show now
         self._building = False
         self._keep_preview = False  # a reload after a sync keeps the switches; r resets them
+        self._built_layout: tuple[bool, bool] | None = None  # (compact, short labels) of the tables shown
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -343,9 +344,19 @@ class ReportScreen(Screen[None]):
         self._update_preview()
         self._message("")
 
+    def on_resize(self, event: events.Resize) -> None:
+        # crossing COMPACT_BELOW_WIDTH (or the short-label width) changes columns and spacing: rebuild
+        if self.shown is not None and self._layout_key() != self._built_layout:
+            self._built_layout = self._layout_key()  # one rebuild per change, however many Resize events
+            self.run_worker(self._build_tabs(), exclusive=True, group="report-build")
+
+    def _layout_key(self) -> tuple[bool, bool]:
+        return self._compact(), self.app.size.width < COMPACT_LABELS_BELOW_WIDTH
+
     async def _build_tabs(self) -> None:
         assert self.shown is not None
         report = self.shown
+        self._built_layout = self._layout_key()
         tabs = self.query_one("#report-tabs", TabbedContent)
         active = tabs.active
         self._building = True
