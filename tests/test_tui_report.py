@@ -352,6 +352,25 @@ async def test_summary_screen(db):
     assert by_name["All tickets"][2] == "unlimited"
 
 
+async def test_summary_screen_fits_80_columns(db):
+    from tui.screens.summary import SummaryScreen
+
+    sla = engine_report().clause("Resolution SLA").rows[engine_report().current_period]
+    app = make_app(lambda: SummaryScreen(ACME))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.summary is not None)
+        await pilot.pause(0.05)
+        table = app.screen.query_one("DataTable")
+        rows = {r[0]: r for r in ([c.plain.strip() for c in table.get_row_at(i)] for i in range(table.row_count))}
+        assert rows["Resolution SLA"][5] == f"{rate_percent(sla.rate)}% vs 90.00%"
+        assert sum(col.get_render_width(table) for col in table.columns.values()) <= 80
+        assert table.max_scroll_x == 0
+        # wider again: the full headers and the breached count come back
+        await pilot.resize_terminal(100, 30)
+        await wait_for(pilot, lambda: any("breached" in table.get_row_at(i)[5].plain
+                                          for i in range(table.row_count)))
+
+
 async def test_portal_preview(db):
     from cache.models import Organization, OrganizationUser
     from tui.screens.portal import PortalPreviewScreen

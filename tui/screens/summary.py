@@ -30,8 +30,12 @@ def _num(v: Any, unit: str | None) -> str:
     return str(v)
 
 
-def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str, str]]:
-    """(clause, status, available, used, remaining, rate vs target) per clause."""
+def summary_rows(summary: dict[str, Any], *, compact: bool = False) -> list[tuple[str, str, str, str, str, str]]:
+    """(clause, status, available, used, remaining, rate vs target) per clause.
+
+    ``compact`` (a narrow terminal): the rate column leaves out the breached
+    count (the report's Breached column has it).
+    """
     rows = []
     for c in summary.get("clauses", []):
         status = {"success": "ok", "fail": "FAIL"}.get(c.get("status") or "", DASH)
@@ -47,7 +51,7 @@ def summary_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str, str,
             rate = DASH if c.get("rate") is None else f"{Decimal(str(c['rate'])):.2f}%"
             target = f"{Decimal(str(c.get('target'))):.2f}%"
             rows.append((c["name"], status, DASH, count_text(c.get('issues')), DASH,
-                         f"{rate} vs {target} ({c.get('breached')} breached)"))
+                         f"{rate} vs {target}" if compact else f"{rate} vs {target} ({c.get('breached')} breached)"))
     return rows
 
 
@@ -68,18 +72,46 @@ class SummaryScreen(Screen[None]):
         super().__init__()
         self.contract_name = contract_name
         self.summary: dict[str, Any] | None = None
+        self._built_compact: bool | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(f"{self.contract_name} · loading...", id="summary-info")
-        table: DataTable = DataTable(id="summary-table", cursor_type="row")
-        for key, label in (("clause", "Clause"), ("status", "Status"), ("available", "Available"), ("used", "Used"),
-                           ("remaining", "Remaining"), ("rate", "SLA rate vs target")):
-            table.add_column(label, key=key)
-        yield table
+        yield DataTable(id="summary-table", cursor_type="row")
         yield Footer()
 
+    #: below this many columns: short headers, one space between columns, no breached count
+    COMPACT_BELOW_WIDTH = 100
+
+    def _compact(self) -> bool:
+        return self.app.size.width < self.COMPACT_BELOW_WIDTH
+
+    def _fill_table(self) -> None:
+        """(Re)build the columns for the terminal's width, then the rows of the summary loaded."""
+        compact = self._compact()
+        self._built_compact = compact
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.cell_padding = 0 if compact else 1
+        labels = (("clause", "Clause"), ("status", "Status"), ("available", "Avail" if compact else "Available"),
+                  ("used", "Used"), ("remaining", "Left" if compact else "Remaining"),
+                  ("rate", "SLA rate" if compact else "SLA rate vs target"))
+        pad = " " if compact else ""
+        for key, label in labels:
+            table.add_column(pad + label, key=key)
+        if self.summary is None:
+            return
+        for row in summary_rows(self.summary, compact=compact):
+            cells = [Text(pad + row[0]), Text(pad + row[1], style="bold red" if row[1] == "FAIL" else "")] + [
+                Text(pad + v, justify="right") for v in row[2:5]] + [Text(pad + row[5])]
+            table.add_row(*cells)
+
+    def on_resize(self, event) -> None:
+        if self._compact() != self._built_compact:
+            self._fill_table()
+
     def on_mount(self) -> None:
+        self._fill_table()
         self.sub_title = f"Summary: {self.contract_name}"
         self.query_one(DataTable).focus()
         self.load()
@@ -114,12 +146,7 @@ class SummaryScreen(Screen[None]):
                 where += " (contract ended)"
         info.update(f"[b]{summary['contract']}[/] · {where} · as of {summary['as_of']} · "
                     f"synced {summary.get('synced_at') or 'never'}")
-        table = self.query_one(DataTable)
-        table.clear()
-        for row in summary_rows(summary):
-            cells = [Text(row[0]), Text(row[1], style="bold red" if row[1] == "FAIL" else "")] + [
-                Text(v, justify="right") for v in row[2:5]] + [Text(row[5])]
-            table.add_row(*cells)
+        self._fill_table()
 
     def action_reload(self) -> None:
         self.load()
