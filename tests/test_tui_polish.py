@@ -363,3 +363,68 @@ async def test_report_rebuilds_its_tables_when_the_terminal_narrows(demo_db):
         table = screen.query_one("#table-0", DataTable)
         assert [str(col.label).strip() for col in table.columns.values()][-1] == "Status"
         assert table.max_scroll_x == 0
+
+
+async def test_report_survives_escape_during_a_resize_rebuild(demo_db):
+    """Esc right after a resize that rebuilds the tables: the app goes back, it does not crash."""
+    import test_tui_report as tr
+    from tui.screens.report import ReportScreen
+
+    app = tr.make_app(lambda: ReportScreen(tr.ACME))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await tr.open_report(pilot)
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+        assert not screen.is_attached and app.is_running
+        # the same race, forced: Esc while a rebuild is under way waits for it, then leaves
+        screen = ReportScreen(tr.ACME)
+        await app.push_screen(screen)
+        await tr.wait_for(pilot, lambda: screen.base is not None)
+        screen.run_worker(screen._build_tabs(), exclusive=True, group="report-build")
+        screen.run_worker(screen._build_tabs())
+        await pilot.press("escape")
+        await pilot.pause(0.5)
+        assert not screen.is_attached and app.is_running
+        await pilot.resize_terminal(100, 30)  # and the screen gone does not react any more
+        await pilot.pause(0.2)
+    assert app.return_code in (None, 0)
+
+
+@pytest.mark.parametrize("keys", [("r", "c"), ("c", "b", "c", "b", "r", "c"), ("r", "b", "r", "c", "b")])
+async def test_report_survives_quick_reload_and_flips(demo_db, keys):
+    """Reload and policy flips pressed faster than a table build: builds queue, the last state shows."""
+    import test_tui_report as tr
+    from tui.screens.report import ReportScreen
+
+    app = tr.make_app(lambda: ReportScreen(tr.ACME))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await tr.open_report(pilot)
+        start = (screen.shown.carry_over, screen.shown.borrowing)
+        for key in keys:
+            await pilot.press(key)
+        after = keys[len(keys) - keys[::-1].index("r"):] if "r" in keys else keys  # r resets the switches
+        co = start[0] ^ (after.count("c") % 2 == 1)
+        bo = start[1] ^ (after.count("b") % 2 == 1)
+        await tr.wait_for(pilot, lambda: screen.base is not None and not screen._building
+                          and (screen.shown.carry_over, screen.shown.borrowing) == (co, bo))
+        await pilot.pause(0.3)
+        assert app.is_running
+        # what the cells show is the engine's report under those policies
+        assert tr.assert_matches(screen, tr.engine_report(carry_over=co, borrowing=bo)) > 50
+
+
+async def test_report_table_builds_never_overlap(demo_db):
+    """Two builds at once (a reload landing while a flip rebuilds): they queue, the tables end whole."""
+    import asyncio
+
+    import test_tui_report as tr
+    from tui.screens.report import ReportScreen
+
+    app = tr.make_app(lambda: ReportScreen(tr.ACME))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await tr.open_report(pilot)
+        await asyncio.gather(screen._build_tabs(), screen._build_tabs(), screen._build_tabs())
+        await pilot.pause(0.1)
+        assert [p.id for p in screen.query("TabPane")] == [f"clause-{i}" for i in range(len(screen.shown.clauses))]
+        assert tr.assert_matches(screen, tr.engine_report()) > 50

@@ -25,6 +25,7 @@ except their limit and amends; the current period is marked ``▶`` and bold.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import os
@@ -38,7 +39,9 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
+from textual.widget import MountError
 from textual.widgets import (
     DataTable,
     Footer,
@@ -284,6 +287,8 @@ class ReportScreen(Screen[None]):
         self._building = False
         self._keep_preview = False  # a reload after a sync keeps the switches; r resets them
         self._built_layout: tuple[bool, bool] | None = None  # (compact, short labels) of the tables shown
+        self._build_lock = asyncio.Lock()  # one table build at a time (load, policy flip, resize)
+        self._leaving = False  # Esc pressed: no new build
 
     # -- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -354,26 +359,43 @@ class ReportScreen(Screen[None]):
         return self._compact(), self.app.size.width < COMPACT_LABELS_BELOW_WIDTH
 
     async def _build_tabs(self) -> None:
-        assert self.shown is not None
-        report = self.shown
-        self._built_layout = self._layout_key()
-        tabs = self.query_one("#report-tabs", TabbedContent)
-        active = tabs.active
-        self._building = True
-        try:
-            await tabs.clear_panes()
-            for i, c in enumerate(report.clauses):
-                pane = TabPane(f"{i + 1} {c.name}", id=f"clause-{i}")
-                await tabs.add_pane(pane)
-                await pane.mount_all(self._clause_widgets(i, c))
-            if not report.clauses:
-                await tabs.add_pane(TabPane("no clauses", Static("This contract has no clauses."),
-                                            id="clause-none"))
-            if active and any(p.id == active for p in tabs.query(TabPane)):
-                tabs.active = active
-        finally:
-            self._building = False
-        self._focus_table()
+        """(Re)build one tab per clause from ``self.shown``.
+
+        Builds come from a load, a policy flip that changes the columns and a
+        resize: they run one at a time (a lock), each from the latest
+        ``shown``.  A build cut short because the screen is being closed
+        (Esc during a resize) stops quietly instead of failing the app.
+        """
+        async with self._build_lock:
+            if self._leaving or not self.is_attached or self.shown is None:
+                return
+            report = self.shown
+            self._built_layout = self._layout_key()
+            self._building = True
+            try:
+                tabs = self.query_one("#report-tabs", TabbedContent)
+                active = tabs.active
+                await tabs.clear_panes()
+                for i, c in enumerate(report.clauses):
+                    pane = TabPane(f"{i + 1} {c.name}", id=f"clause-{i}")
+                    await tabs.add_pane(pane)
+                    await pane.mount_all(self._clause_widgets(i, c))
+                if not report.clauses:
+                    await tabs.add_pane(TabPane("no clauses", Static("This contract has no clauses."),
+                                                id="clause-none"))
+                if active and any(p.id == active for p in tabs.query(TabPane)):
+                    tabs.active = active
+            except (MountError, NoMatches, ValueError):  # ValueError: "No Tab with id ..." (Tabs)
+                if self._going_away():
+                    return
+                raise
+            finally:
+                self._building = False
+            self._focus_table()
+
+    def _going_away(self) -> bool:
+        """The screen left the stack or is being dismissed (its widgets are going away)."""
+        return not self.is_attached or self not in self.app.screen_stack
 
     def _clause_widgets(self, i: int, c: ClauseReport) -> list:
         widgets: list = [Static(self._clause_info(c), classes="clause-info", id=f"info-{i}")]
@@ -706,8 +728,13 @@ class ReportScreen(Screen[None]):
     def action_portal(self) -> None:
         self.app.open_portal_preview(self.contract_name)  # type: ignore[attr-defined]
 
-    def action_back(self) -> None:
-        self.dismiss(None)
+    async def action_back(self) -> None:
+        # never tear the screen down in the middle of a table build (Textual's tabs would then
+        # refresh a tab already removed): wait for the build, and start no other one
+        self._leaving = True
+        async with self._build_lock:
+            if self in self.app.screen_stack and self.app.screen is self:
+                self.dismiss(None)
 
 
 class ExportDialog(ModalScreen[str | None]):
