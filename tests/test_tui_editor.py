@@ -758,3 +758,25 @@ async def test_clause_dialog_buttons_stay_on_screen_at_80x24(db, clause_type):
         for selector in ("#clause-ok", "#clause-cancel"):
             button = dialog.query_one(selector, Button).region
             assert button.height == 1 and box.contains_region(button), (selector, button, box)
+
+
+async def test_moving_the_dates_past_an_amend_warns_before_saving(db):
+    """An amend the new dates leave outside the contract counts nowhere: the first Ctrl+S says so."""
+    app = editor_app(ACME)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(pilot)
+        await type_into(pilot, "#start", "2025-04-01")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        text = text_of(editor, "#editor-messages")
+        assert "1 amend would fall outside 2025-04-01..2025-12-31" in text and "Service hours 2025-03-01" in text
+        assert stored()[1].start == dt.date(2025, 1, 1) and editor.dirty  # nothing saved
+        await save_and_wait(pilot, editor)  # the second Ctrl+S saves, the amend kept
+        revision, contract = stored()
+        assert contract.start == dt.date(2025, 4, 1)
+        hours = next(c for c in contract.clauses if c.name == "Service hours")
+        assert [a.date for a in hours.amends] == [dt.date(2025, 3, 1)]
+        # dates that keep every amend inside save at once
+        await type_into(pilot, "#start", "2025-02-01")
+        await save_and_wait(pilot, editor)
+        assert stored()[1].start == dt.date(2025, 2, 1)

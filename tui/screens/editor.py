@@ -182,6 +182,7 @@ class ContractEditorScreen(Screen):
         self.organizations: list[str] = []
         self._clean: Any = None
         self._after_save: Callable[[], None] | None = None
+        self._warned_outside: Any = None  # the dates and amends last warned about (a second Ctrl+S saves)
         self._user_names: dict[str, str] = {}
         self._org_ids: dict[str, str] = {}  # org name -> id
 
@@ -852,6 +853,15 @@ class ContractEditorScreen(Screen):
         if contract is None:
             self._show_problems(problems)
             return
+        outside = self._newly_outside_amends(contract)
+        if outside and self._warned_outside != (contract.start, contract.end, outside):
+            # kept and listed, but counted nowhere (domain.md): say so once before saving
+            self._warned_outside = (contract.start, contract.end, outside)
+            shown = "; ".join(outside[:3]) + (f"; … {len(outside) - 3} more" if len(outside) > 3 else "")
+            self._message(f"Not saved yet: {len(outside)} amend{'s' if len(outside) != 1 else ''} would fall "
+                          f"outside {contract.start.isoformat()}..{contract.end.isoformat()} and count nowhere "
+                          f"({shown}). Press Ctrl+S again to save anyway, or change the dates.", error=True)
+            return
         notes = self.query_one("#notes", Input).value
         replace_name = self.contract_name
         expected = self.revision
@@ -864,6 +874,20 @@ class ContractEditorScreen(Screen):
         run_db(self, save_with_notes, contract, notes, expected_revision=expected, replace_name=replace_name,
                on_done=lambda revision: self._saved(contract, revision),
                on_error=self._save_failed, group="editor-save")
+
+    def _newly_outside_amends(self, contract: Contract) -> tuple[str, ...]:
+        """Amends outside ``contract``'s dates that were inside the stored contract's (or are new)."""
+        stored = self.data.contract if self.data is not None else None
+
+        def inside(c: Contract | None, day: dt.date) -> bool:
+            return c is not None and c.start <= day <= c.end
+
+        out = []
+        for clause in contract.clauses:
+            for a in clause.amends:
+                if not inside(contract, a.date) and (stored is None or inside(stored, a.date)):
+                    out.append(f"{clause.name} {a.date.isoformat()}")
+        return tuple(out)
 
     def _show_problems(self, problems: list[str]) -> None:
         count = len(problems)
