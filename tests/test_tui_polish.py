@@ -158,6 +158,43 @@ async def test_export_to_a_directory_path(demo_db, tmp_path):
     assert sorted(p.name for p in existing.iterdir()) == [f"{stem}.csv", f"{stem}.json"]
 
 
+async def test_export_asks_before_overwriting(demo_db, tmp_path):
+    """Existing files are never replaced silently: the first Enter says which, the second overwrites."""
+    import test_tui_report as tr
+    from tui.screens.report import ExportDialog, ReportScreen
+
+    stem = "Acme-Logistics-Monthly-Support"
+    (tmp_path / f"{stem}.csv").write_text("keep me", encoding="utf-8")
+    app = tr.make_app(lambda: ReportScreen(tr.ACME))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await tr.open_report(pilot)
+        await pilot.press("x")
+        await tr.wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        dialog = app.screen
+        dialog.query_one("Input").value = str(tmp_path)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert app.screen is dialog
+        assert f"{stem}.csv already exists" in str(dialog.query_one("#export-hint").render())
+        assert (tmp_path / f"{stem}.csv").read_text(encoding="utf-8") == "keep me"
+        assert not (tmp_path / f"{stem}.json").exists()
+        # another path with no files there: written at once
+        dialog.query_one("Input").value = str(tmp_path / "fresh")
+        await pilot.press("enter")
+        await tr.wait_for(pilot, lambda: "Exported to" in str(screen.query_one("#report-message").render()))
+        assert (tmp_path / "fresh.csv").exists()
+        # again into the first directory: Enter twice overwrites
+        await pilot.press("x")
+        await tr.wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        app.screen.query_one("Input").value = str(tmp_path)
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        await pilot.press("enter")
+        await tr.wait_for(pilot, lambda: not isinstance(app.screen, ExportDialog))
+        await pilot.pause(0.1)
+    assert (tmp_path / f"{stem}.csv").read_text(encoding="utf-8").startswith("clause,")
+
+
 # --- 4. the contract list's Status column gets the rest of the width ------------------------------
 
 

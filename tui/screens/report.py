@@ -32,6 +32,7 @@ import os
 import pathlib
 import re
 from decimal import Decimal
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
@@ -679,24 +680,29 @@ class ReportScreen(Screen[None]):
             if target is not None:
                 self.export_to(target)
 
-        self.app.push_screen(ExportDialog(os.getcwd(), slug(self.contract_name)), chosen)
+        self.app.push_screen(ExportDialog(os.getcwd(), slug(self.contract_name), self.export_paths), chosen)
 
-    def export_to(self, target: str) -> tuple[pathlib.Path, pathlib.Path] | None:
-        """Write the report as shown to ``<dir>/<slug>.csv|.json`` (or ``<target>.csv|.json``).
+    def export_paths(self, target: str) -> tuple[pathlib.Path, pathlib.Path]:
+        """The CSV and JSON files ``target`` names: ``<dir>/<slug>.csv|.json`` or ``<target>.csv|.json``.
 
         ``target`` names a directory when it exists as one or ends with a separator (then it is
         created when missing); otherwise it is the path of the files without extension."""
-        from tickets.render import render_report_csv
-        from tickets.report import report_to_json
-
-        assert self.shown is not None
         text = target.strip() or "."
         path = pathlib.Path(os.path.expanduser(text))
         if text.endswith(tuple(filter(None, (os.sep, os.altsep)))) or path.is_dir():
             base = path / slug(self.contract_name)
         else:
             base = path.with_suffix("") if path.suffix.lower() in (".csv", ".json") else path
-        csv_path, json_path = base.with_name(base.name + ".csv"), base.with_name(base.name + ".json")
+        return base.with_name(base.name + ".csv"), base.with_name(base.name + ".json")
+
+    def export_to(self, target: str) -> tuple[pathlib.Path, pathlib.Path] | None:
+        """Write the report as shown to the files of :meth:`export_paths` (the dialog asked before
+        overwriting existing ones)."""
+        from tickets.render import render_report_csv
+        from tickets.report import report_to_json
+
+        assert self.shown is not None
+        csv_path, json_path = self.export_paths(target)
         try:
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             csv_path.write_text(render_report_csv(self.shown), encoding="utf-8", newline="")
@@ -748,10 +754,13 @@ class ExportDialog(ModalScreen[str | None]):
     """
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, directory: str, name: str) -> None:
+    def __init__(self, directory: str, name: str,
+                 paths: Callable[[str], tuple[pathlib.Path, pathlib.Path]] | None = None) -> None:
         super().__init__()
         self.directory = directory
         self.name_hint = name
+        self.paths = paths
+        self._confirmed: tuple | None = None  # the files the user agreed to overwrite
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -759,9 +768,18 @@ class ExportDialog(ModalScreen[str | None]):
             yield Static(f"A directory (files {self.name_hint}.csv and .json; end it with / to create it) "
                          "or a path without extension.", classes="muted")
             yield Input(self.directory, id="export-path")
-            yield Static("Enter writes · Esc cancels", classes="muted")
+            yield Static("Enter writes · Esc cancels", id="export-hint", classes="muted", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        files = self.paths(event.value) if self.paths is not None else ()
+        existing = tuple(str(f) for f in files if f.exists())
+        if existing and self._confirmed != existing:
+            self._confirmed = existing  # Enter again (same files) overwrites
+            names = " and ".join(pathlib.Path(f).name for f in existing)
+            self.query_one("#export-hint", Static).update(
+                f"{names} already exist{'s' if len(existing) == 1 else ''} in {pathlib.Path(existing[0]).parent}: "
+                "Enter again overwrites · change the path · Esc cancels")
+            return
         self.dismiss(event.value)
 
     def action_cancel(self) -> None:
