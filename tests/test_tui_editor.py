@@ -780,3 +780,27 @@ async def test_moving_the_dates_past_an_amend_warns_before_saving(db):
         await type_into(pilot, "#start", "2025-02-01")
         await save_and_wait(pilot, editor)
         assert stored()[1].start == dt.date(2025, 2, 1)
+
+
+async def test_a_stray_key_never_replaces_a_field(db):
+    """Entering a field puts the cursor at its end: typing adds to the text instead of replacing it."""
+    from textual.widgets import Input
+
+    app = editor_app(ACME)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(pilot)
+        name = editor.query_one("#name", Input)
+        name.focus()
+        await pilot.pause()
+        await pilot.press("Z")
+        assert name.value == ACME + "Z"
+        await pilot.press("backspace", "tab")  # into Start: its date kept as well
+        await pilot.pause()
+        await pilot.press("1")
+        assert editor.query_one("#start", Input).value == "2025-01-011"
+        dialog = await open_clause_dialog(pilot, "e")
+        field = dialog.query_one("#clause-name", Input)
+        assert field.has_focus
+        before = field.value
+        await pilot.press("x")
+        assert field.value == before + "x"

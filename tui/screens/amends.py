@@ -31,6 +31,7 @@ from tickets import rules
 from tickets.model import Amend, AmendKind, Clause, ClauseType
 from tickets.periods import Period, period_index_for_date
 from tui import validators
+from tui.screens.dialogs import keep_text_on_focus
 from tui.screens.clause import CLAUSE_TYPE_LABELS, units_input_text, units_text
 
 KIND_LABELS = {
@@ -121,6 +122,7 @@ class AmendDialog(ModalScreen[Amend | None]):
                 yield Button("Cancel (Esc)", id="amend-cancel", compact=True)
 
     def on_mount(self) -> None:
+        keep_text_on_focus(self)
         self.query_one("#amend-value", Input).focus()
         self._check_kind()
 

@@ -36,6 +36,7 @@ from tickets import rules
 from tickets.jql import JqlSyntaxError, format_error, parse
 from tickets.model import Clause, ClauseType, seconds_to_hours
 from tui import validators
+from tui.screens.dialogs import keep_text_on_focus
 from tui.workers import run_db
 
 CLAUSE_TYPE_LABELS = {
@@ -194,6 +195,7 @@ class ClauseDialog(ModalScreen[Clause | None]):
         self.set_class(event.size.height < self.SHORT_HEIGHT, "short")
 
     def on_mount(self) -> None:
+        keep_text_on_focus(self)
         self.set_class(self.app.size.height < self.SHORT_HEIGHT, "short")
         self._apply_type()
         self._update_jql()

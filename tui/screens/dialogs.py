@@ -5,8 +5,8 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Input, Static
 
 
 class ConfirmDialog(ModalScreen[bool]):
@@ -94,3 +94,15 @@ class UnsavedChangesDialog(ModalScreen[str]):
 
     def action_answer(self, value: str) -> None:
         self.dismiss(value)
+
+
+def keep_text_on_focus(screen: Screen) -> None:
+    """Entering a field of a form puts the cursor at the end instead of selecting the whole text.
+
+    Textual selects an Input's text on focus, so one stray key (Tab then a letter) wiped a
+    contract name: in the editor and its dialogs, typing now adds to what is there.
+    """
+    for field in screen.query(Input):
+        field.select_on_focus = False
+        if field.has_focus:  # focused by the screen before this ran: drop that selection
+            field.cursor_position = len(field.value)

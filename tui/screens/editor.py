@@ -62,6 +62,7 @@ from tickets import rules
 from tickets.model import Clause, Contract, PeriodType, Portal
 from tickets.periods import Period, current_period_index, split_periods
 from tui import validators
+from tui.screens.dialogs import keep_text_on_focus
 from tui.screens.clause import CLAUSE_TYPE_LABELS, limit_text
 from tui.workers import run_db
 
@@ -278,6 +279,7 @@ class ContractEditorScreen(Screen):
                 self._update_preview()
 
     def on_mount(self) -> None:
+        keep_text_on_focus(self)
         self.set_class(self.app.size.width < self.NARROW_WIDTH, "narrow")
         self.sub_title = f"contract {self.contract_name}" if self.contract_name else "new contract"
         self.query_one("#tz-matches").display = False
