@@ -483,7 +483,7 @@ async def test_amends_refused_on_sla_clauses_and_limit_amends_on_unlimited_ones(
 
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("#end", "2024-12-31", "end must be on or after the start date 2025-01-01"),
-    ("#time-zone", "Europe/Atlantis", "time zone unknown time zone 'Europe/Atlantis'"),
+    ("#time-zone", "Europe/Atlantis", "unknown time zone 'Europe/Atlantis'"),
     ("#start", "2025-13-01", "start '2025-13-01' is not a valid date"),
     ("#name", "", "name is required"),
     ("#name", "globex - ANNUAL hours", "duplicate name"),

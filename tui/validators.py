@@ -28,7 +28,11 @@ class RuleValidator(Validator):
         message = self.check(value)
         if message is None:
             return self.success()
-        return self.failure(f"{self.label} {message}" if self.label else message, value)
+        # "time zone unknown time zone 'york'", "name duplicate name ...": no label twice
+        if not self.label or message.casefold().startswith(self.label.casefold()) \
+                or self.label.casefold() in message.split(":")[0].casefold():
+            return self.failure(message, value)
+        return self.failure(f"{self.label} {message}", value)
 
 
 def contract_name(label: str = "name") -> RuleValidator:
