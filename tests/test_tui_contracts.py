@@ -119,3 +119,16 @@ async def test_empty_list_says_how_to_start(tmp_path):
             assert "no contract selected" in str(screen.query_one("#list-message").render())
     finally:
         close_database()
+
+
+async def test_home_and_end_move_the_cursor_to_the_first_and_last_contract(db):
+    """End then r opens the last contract's report (DataTable's own End only scrolls sideways)."""
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await loaded_list(pilot)
+        table = screen.query_one("#contracts")
+        assert table.has_focus and table.cursor_row == 0
+        await pilot.press("end")
+        assert table.cursor_row == table.row_count - 1 == 1
+        await pilot.press("home")
+        assert table.cursor_row == 0

@@ -117,6 +117,26 @@ def delete_contract(name: str) -> None:
     _delete(name)
 
 
+
+class RowTable(DataTable):
+    """A row table where Home / End go to the first / last row (DataTable scrolls sideways).
+
+    Over SSH a lead reaches for End to get to the last contract: it must move the cursor, not
+    leave it on the first row while the view scrolls."""
+
+    BINDINGS = [
+        Binding("home", "first_row", "First row", show=False),
+        Binding("end", "last_row", "Last row", show=False),
+    ]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
 class ContractListScreen(Screen):
     HELP_TITLE = "Contracts"
     BINDINGS = [
@@ -151,7 +171,7 @@ class ContractListScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Input(placeholder="filter by name (press / to type here)", id="filter", compact=True)
-        table: DataTable = DataTable(id="contracts", cursor_type="row", zebra_stripes=True)
+        table: DataTable = RowTable(id="contracts", cursor_type="row", zebra_stripes=True)
         table.add_column("Name", key="name", width=NAME_WIDTH)
         table.add_column("Period type", key="period", width=max(map(len, PERIOD_LABELS.values())))
         table.add_column("Start", key="start", width=10)
