@@ -192,18 +192,30 @@ class ContractListScreen(Screen):
         self._fit_status()
 
     def _fit_status(self) -> None:
-        """The Status column takes the width the other columns leave (a long status ends in …)."""
+        """Share the width the fixed columns leave between Name and Status.
+
+        Name gets at least :data:`NAME_WIDTH` and, when there is room, its longest
+        name (whole names at 100 columns and more); Status takes the rest (a long
+        status ends in …).
+        """
         table = self.query_one("#contracts", DataTable)
         if not table.size.width:
             return
-        column = table.columns[ColumnKey("status")]
-        others = sum(c.get_render_width(table) for key, c in table.columns.items() if key != column.key)
-        room = table.size.width - table.styles.scrollbar_size_vertical - others - 2 * table.cell_padding
-        width = max(STATUS_MIN_WIDTH, room)
-        if width != column.width:
-            column.width = width
+        name = table.columns[ColumnKey("name")]
+        status = table.columns[ColumnKey("status")]
+        fixed = sum(c.get_render_width(table) for key, c in table.columns.items()
+                    if key not in (name.key, status.key))
+        room = table.size.width - table.styles.scrollbar_size_vertical - fixed - 4 * table.cell_padding
+        longest_name = max((len(r.name) for r in self.data.rows), default=0) if self.data is not None else 0
+        longest_status = max((len(str(table.get_cell(k, status.key))) for k in table.rows), default=0)
+        want_status = max(STATUS_MIN_WIDTH, min(longest_status, 24))  # "over: <clause name>" needs some room
+        name_width = max(NAME_WIDTH, min(longest_name, room - want_status))
+        widths = [(name, name_width), (status, max(STATUS_MIN_WIDTH, room - name_width))]
+        if any(column.width != width for column, width in widths):
+            for column, width in widths:
+                column.width = width
             for row_key in list(table.rows)[:1]:  # any cell update makes the table re-measure its columns
-                table.update_cell(row_key, column.key, table.get_cell(row_key, column.key), update_width=True)
+                table.update_cell(row_key, status.key, table.get_cell(row_key, status.key), update_width=True)
             table.refresh()
 
     def on_screen_resume(self) -> None:
@@ -243,6 +255,7 @@ class ContractListScreen(Screen):
             f"{shown} · {data.last_sync} · as of {self.app.today.isoformat()}")
         self.loaded = True
         self.statuses_done = False
+        self._fit_status()
         self.load_statuses([(r.name, r.revision) for r in data.rows])
 
     def _cells(self, r: ListRow) -> dict[str, str]:
@@ -279,6 +292,7 @@ class ContractListScreen(Screen):
 
     def _statuses_finished(self) -> None:
         self.statuses_done = True
+        self._fit_status()
 
     # --- helpers -------------------------------------------------------------------------------
     def selected_name(self) -> str | None:
