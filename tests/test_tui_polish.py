@@ -198,7 +198,7 @@ async def test_export_asks_before_overwriting(demo_db, tmp_path):
 # --- 4. the contract list's Status column gets the rest of the width ------------------------------
 
 
-@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=["100x30", "80x24"])
+@pytest.mark.parametrize("size", [(130, 30), (100, 30), (80, 24)], ids=["130x30", "100x30", "80x24"])
 async def test_contract_list_status_gets_the_room(demo_db, size):
     from textual.widgets import DataTable
 
@@ -222,6 +222,9 @@ async def test_contract_list_status_gets_the_room(demo_db, size):
             assert status_col.width >= len("over: First response SLA")
         else:
             assert status_col.width >= len("at risk")
+        name_col = table.columns[next(k for k in table.columns if k.value == "name")]
+        longest = max(len(str(k.value)) for k in table.rows)
+        assert name_col.width >= (longest if size[0] >= 130 else 24)  # whole names when there is room
 
 
 # --- 5. the portal preview starts where the contract shows a panel --------------------------------
