@@ -239,9 +239,9 @@ class AmendsScreen(ModalScreen[tuple[Amend, ...] | None]):
             yield Static(Text(f"{CLAUSE_TYPE_LABELS[c.type]} · {limit} · {len(self.periods)} periods"),
                          id="amends-info")
             table: DataTable = DataTable(id="amend-table", cursor_type="row", zebra_stripes=True)
-            table.add_column("Period", key="period", width=28)
-            table.add_column("Kind", key="kind", width=12)
-            table.add_column("Value", key="value", width=12)
+            table.add_column("Period", key="period", width=26)  # "12: 2026-06-01..2026-06-30"
+            table.add_column("Kind", key="kind", width=11)
+            table.add_column("Value", key="value", width=10)
             table.add_column("Notes", key="notes")
             yield table
             yield Static("", id="amends-messages", markup=False)

@@ -59,7 +59,7 @@ from textual.widgets.option_list import Option
 from textual.widgets.selection_list import Selection
 
 from tickets import rules
-from tickets.model import Clause, Contract, PeriodType, Portal
+from tickets.model import Clause, ClauseType, Contract, PeriodType, Portal
 from tickets.periods import Period, current_period_index, split_periods
 from tui import validators
 from tui.screens.dialogs import keep_text_on_focus
@@ -73,6 +73,9 @@ PERIOD_TYPE_LABELS = {
     PeriodType.ANNUAL_CALENDAR: "Annual: calendar years",
     PeriodType.ANNUAL_EXACT_DAY: "Annual: same day each year",
 }
+#: the Clauses tab's Type column below NARROW_WIDTH columns
+SHORT_TYPE_LABELS = {ClauseType.ISSUE_COUNT: "issues", ClauseType.SERVICE_HOURS: "hours",
+                     ClauseType.SLA_SUCCESS_RATE: "SLA rate"}
 PREVIEW_HEAD = 4
 PREVIEW_TAIL = 3
 MAX_MATCHES = 50
@@ -225,13 +228,7 @@ class ContractEditorScreen(Screen):
                         preview.border_title = "Periods"
                         yield Static("", id="period-preview", markup=False)
             with TabPane("Clauses", id="clauses"):
-                table: DataTable = DataTable(id="clause-table", cursor_type="row", zebra_stripes=True)
-                table.add_column("Name", key="name", width=26)
-                table.add_column("Type", key="type", width=19)
-                table.add_column("Limit / target", key="limit", width=15)
-                table.add_column("Amends", key="amends", width=6)
-                table.add_column("JQL", key="jql")
-                yield table
+                yield DataTable(id="clause-table", cursor_type="row", zebra_stripes=True)
                 yield Static("a add · e/Enter edit · d delete · m amends · [ ] move", id="clauses-hint")
             with TabPane("Customer Portal", id="portal"):
                 with Horizontal(classes="field", id="help-center-row"):
@@ -240,19 +237,19 @@ class ContractEditorScreen(Screen):
                     yield Label("show the current period summary on the Help Center", classes="unit")
                 with Horizontal(id="portal-cols"):
                     with Vertical(classes="portal-col"):
-                        yield Label("Portal projects (Space toggles)", classes="portal-title")
+                        yield Label("Projects (Space ticks)", classes="portal-title")
                         yield SelectionList[str](id="projects")
                     with Vertical(classes="portal-col"):
                         yield Label("Users", classes="portal-title")
                         yield Input(id="user-search", compact=True, placeholder="search users…")
                         yield OptionList(id="user-matches", classes="matches")
-                        yield Label("Visible to (Enter removes)", classes="portal-sub")
+                        yield Label("Visible to (Enter drops)", classes="portal-sub")
                         yield OptionList(id="users-selected", classes="chosen")
                     with Vertical(classes="portal-col"):
                         yield Label("Organizations", classes="portal-title")
                         yield Input(id="org-search", compact=True, placeholder="search organizations…")
                         yield OptionList(id="org-matches", classes="matches")
-                        yield Label("Visible to (Enter removes)", classes="portal-sub")
+                        yield Label("Visible to (Enter drops)", classes="portal-sub")
                         yield OptionList(id="orgs-selected", classes="chosen")
         yield Static("loading…", id="editor-messages", markup=False)
         with Horizontal(id="editor-bar"):
@@ -277,6 +274,8 @@ class ContractEditorScreen(Screen):
             self.set_class(narrow, "narrow")
             if self.loaded:
                 self._update_preview()
+                table = self.query_one("#clause-table", DataTable)
+                self._fill_clauses(cursor=table.cursor_row)
 
     def on_mount(self) -> None:
         keep_text_on_focus(self)
@@ -533,11 +532,19 @@ class ContractEditorScreen(Screen):
 
     # --- Clauses tab --------------------------------------------------------------------------
     def _fill_clauses(self, cursor: int | None = None) -> None:
+        """(Re)fill the Clauses tab; narrow terminals get shorter columns so the JQL stays readable."""
         table = self.query_one("#clause-table", DataTable)
-        table.clear()
+        narrow = self.has_class("narrow")
+        table.clear(columns=True)
+        for key, label, wide, short in (("name", "Name", 26, 20), ("type", "Type", 19, 8),
+                                        ("limit", "Limit / target", 15, 11), ("amends", "Amends", 6, 6)):
+            table.add_column(label if not narrow or key != "limit" else "Limit", key=key,
+                             width=short if narrow else wide)
+        table.add_column("JQL", key="jql")
         for i, c in enumerate(self.clauses):
             amends = str(len(c.amends)) if c.type.has_quota else "-"
-            table.add_row(Text(c.name), CLAUSE_TYPE_LABELS[c.type], Text(limit_text(c)), amends,
+            kind = SHORT_TYPE_LABELS[c.type] if narrow else CLAUSE_TYPE_LABELS[c.type]
+            table.add_row(Text(c.name, overflow="ellipsis"), kind, Text(limit_text(c)), amends,
                           Text(c.jql or "(empty)"), key=str(i))
         if cursor is not None and self.clauses:
             table.move_cursor(row=max(0, min(cursor, len(self.clauses) - 1)))
