@@ -804,3 +804,18 @@ async def test_a_stray_key_never_replaces_a_field(db):
         before = field.value
         await pilot.press("x")
         assert field.value == before + "x"
+
+
+async def test_the_problem_list_of_a_refused_save_follows_the_fixes(db):
+    """After a refused save the message shrinks as problems are fixed and clears when none is left."""
+    app = editor_app(ACME)
+    async with app.run_test(size=(100, 30)) as pilot:
+        editor = await open_editor(pilot)
+        await type_into(pilot, "#end", "2024-12-31")
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.1)
+        assert text_of(editor, "#editor-messages").startswith("Not saved: 1 problem")
+        await type_into(pilot, "#end", "2025-12-31")
+        await pilot.pause(0.1)
+        assert text_of(editor, "#editor-messages") == "problems fixed: Ctrl+S saves"
+        await save_and_wait(pilot, editor)

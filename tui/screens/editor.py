@@ -187,6 +187,7 @@ class ContractEditorScreen(Screen):
         self._clean: Any = None
         self._after_save: Callable[[], None] | None = None
         self._warned_outside: Any = None  # the dates and amends last warned about (a second Ctrl+S saves)
+        self._problems_shown = False  # the message lists the problems of a refused save
         self._user_names: dict[str, str] = {}
         self._org_ids: dict[str, str] = {}  # org name -> id
 
@@ -485,12 +486,14 @@ class ContractEditorScreen(Screen):
         if field_id != "name":
             self._update_preview()
         self._update_state_line()
+        self._refresh_problems()
 
     @on(Input.Changed, "#notes")
     @on(Switch.Changed)
     @on(SelectionList.SelectedChanged)
     def _something_changed(self) -> None:
         self._update_state_line()
+        self._refresh_problems()
 
     @on(Select.Changed, "#period-type")
     def _period_changed(self) -> None:
@@ -549,6 +552,7 @@ class ContractEditorScreen(Screen):
         if cursor is not None and self.clauses:
             table.move_cursor(row=max(0, min(cursor, len(self.clauses) - 1)))
         self._update_state_line()
+        self._refresh_problems()
 
     def _selected_clause(self) -> int | None:
         table = self.query_one("#clause-table", DataTable)
@@ -898,12 +902,26 @@ class ContractEditorScreen(Screen):
                     out.append(f"{clause.name} {a.date.isoformat()}")
         return tuple(out)
 
+    def _refresh_problems(self) -> None:
+        """After a refused save, keep the problem list true while the lead fixes things: it shrinks as
+        problems go, and clears when none is left (no stale "Not saved" next to a fixed form)."""
+        if not self._problems_shown:
+            return
+        contract, problems = self.build_contract()
+        if contract is not None:
+            self._problems_shown = False
+            self._message("problems fixed: Ctrl+S saves")
+        else:
+            self._show_problems(problems)
+
     def _show_problems(self, problems: list[str]) -> None:
+        self._problems_shown = True
         count = len(problems)
         head = f"Not saved: {count} problem{'s' if count != 1 else ''}"
         self._message(head + "\n" + "\n".join(f"• {p}" for p in problems), error=True)
 
     def _saved(self, contract: Contract, revision: int) -> None:
+        self._problems_shown = False
         self.saving = False
         self.conflict = False
         self.revision = revision
