@@ -273,7 +273,9 @@ async def test_period_preview_is_live_and_shows_errors_inline(db):
         assert "2 periods" in text_of(editor, "#period-preview")
         await choose(pilot, "#period-type", "monthly_calendar")
         assert "24 periods" in text_of(editor, "#period-preview")
-        assert "… 17 more …" in text_of(editor, "#period-preview")
+        preview = text_of(editor, "#period-preview")  # the first 4, the current one (9: March 2025), the last 3
+        assert "… 4 more …" in preview and "… 12 more …" in preview
+        assert "  9: 2025-03-01..2025-03-31  ◀ current" in preview
         await type_into(pilot, "#end", "2024-06-30")
         assert "must be on or after the start date 2024-07-01" in text_of(editor, "#end-error")
         assert "no periods" in text_of(editor, "#period-preview")

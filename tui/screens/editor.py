@@ -448,12 +448,20 @@ class ContractEditorScreen(Screen):
             mark = "  ◀ current" if p.index == current else ""
             return f"{p.index + 1:>3}: {p.start.isoformat()}..{p.end.isoformat()}{mark}"
 
+        indent = "    " if narrow else "     "
         if len(periods) <= PREVIEW_HEAD + PREVIEW_TAIL:
             lines += [line(p) for p in periods]
         else:
-            lines += [line(p) for p in periods[:PREVIEW_HEAD]]
-            lines.append(f"{'    ' if narrow else '     '}… {len(periods) - PREVIEW_HEAD - PREVIEW_TAIL} more …")
-            lines += [line(p) for p in periods[-PREVIEW_TAIL:]]
+            # the first and last few, and the current period when it falls between them
+            shown = set(range(PREVIEW_HEAD)) | set(range(len(periods) - PREVIEW_TAIL, len(periods)))
+            if current is not None:
+                shown.add(current)
+            previous = -1
+            for i in sorted(shown):
+                if i - previous > 1:
+                    lines.append(f"{indent}… {i - previous - 1} more …")
+                lines.append(line(periods[i]))
+                previous = i
         lines += ["", f"as of {self.app.today.isoformat()}: "
                   + ("before the first period" if current is None else f"period {current + 1}")]
         preview.update("\n".join(lines))
