@@ -394,6 +394,10 @@ async def test_portal_preview(db):
         screen.query_one("#portal-location").value = "SUP"
         await wait_for(pilot, lambda: "SUP portal" in str(screen.query_one("#portal-who").render())
                        and [p["contract"] for p in screen.panels] == [ACME])
+        # search text that is no account id: said so, not "what user acme sees"
+        screen.query_one("#portal-user").value = "acme"
+        await wait_for(pilot, lambda: "no synced account has that id" in str(screen.query_one("#portal-who").render()))
+        assert screen.panels == []
 
 
 async def test_issue_lookup_and_view(db):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -46,6 +47,14 @@ def known_users(search: str = "", limit: int = 200) -> list[tuple[str, str, str]
         if len(out) >= limit:
             break
     return out
+
+
+def is_known_account(account: str) -> bool:
+    """A synced organization member, or an account a contract lists by id."""
+    from cache.models import OrganizationUser, PortalEntry
+
+    return (OrganizationUser.select().where(OrganizationUser.account_id == account).exists()
+            or PortalEntry.select().where((PortalEntry.kind == "user") & (PortalEntry.value == account)).exists())
 
 
 def locations() -> list[tuple[str, str]]:
@@ -189,17 +198,19 @@ class PortalPreviewScreen(Screen[None]):
         from tickets.render import render_panel_text
         from tui.screens.report import _close_thread_db
 
+        known = True
         try:
             panels = portal_panels(account or None, help_center=help_center, portal_key=portal,
                                    as_of=self.app.today)  # type: ignore[attr-defined]
             text, error = render_panel_text(panels), None
+            known = not account or bool(panels) or is_known_account(account)
         except Exception as exc:
             panels, text, error = [], "", (str(exc).splitlines() or [type(exc).__name__])[0]
         finally:
             _close_thread_db()
-        self.app.call_from_thread(self._panels_loaded, account, help_center, portal, panels, text, error)
+        self.app.call_from_thread(self._panels_loaded, account, help_center, portal, panels, text, error, known)
 
-    def _panels_loaded(self, account, help_center, portal, panels, text, error) -> None:
+    def _panels_loaded(self, account, help_center, portal, panels, text, error, known: bool = True) -> None:
         if not self.is_attached:  # the user left the screen meanwhile
             return
         if (account, help_center, portal) != self._selection():
@@ -207,6 +218,9 @@ class PortalPreviewScreen(Screen[None]):
         self.panels = panels
         where = "the Help Center" if help_center else f"the {portal} portal"
         who = f"user {account}" if account else "an anonymous visitor"
+        if not known:  # search text, not an account id: say so instead of "what user acme sees"
+            who = (f"'{escape(account)}' (no synced account has that id: pick a user above with Enter; "
+                   "an unknown user sees nothing)")
         self.query_one("#portal-who", Static).update(
             f"What [b]{who}[/] sees at [b]{where}[/]: {count_text(len(panels), 'panel')}")
         body = self.query_one("#portal-panel-text", Static)
