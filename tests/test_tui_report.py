@@ -363,6 +363,9 @@ async def test_summary_screen_fits_80_columns(db):
         table = app.screen.query_one("DataTable")
         rows = {r[0]: r for r in ([c.plain.strip() for c in table.get_row_at(i)] for i in range(table.row_count))}
         assert rows["Resolution SLA"][5] == f"{rate_percent(sla.rate)}% vs 90.00%"
+        info = str(app.screen.query_one("#summary-info").render())  # synced written as on the other screens
+        synced = engine_report().synced_at
+        assert f"synced {synced:%Y-%m-%d %H:%M} UTC" in info
         assert sum(col.get_render_width(table) for col in table.columns.values()) <= 80
         assert table.max_scroll_x == 0
         # wider again: the full headers and the breached count come back

@@ -30,6 +30,13 @@ def _num(v: Any, unit: str | None) -> str:
     return str(v)
 
 
+def _synced_text(iso: str | None) -> str:
+    """``2026-11-24T14:00:47Z`` as the other screens write it: ``2026-11-24 14:00 UTC``."""
+    if not iso:
+        return "never (F5 syncs)"
+    return f"{iso[:10]} {iso[11:16]} UTC" if len(iso) >= 16 and iso[10] == "T" else iso
+
+
 def summary_rows(summary: dict[str, Any], *, compact: bool = False) -> list[tuple[str, str, str, str, str, str]]:
     """(clause, status, available, used, remaining, rate vs target) per clause.
 
@@ -145,7 +152,7 @@ class SummaryScreen(Screen[None]):
             if summary.get("ended"):
                 where += " (contract ended)"
         info.update(f"[b]{summary['contract']}[/] · {where} · as of {summary['as_of']} · "
-                    f"synced {summary.get('synced_at') or 'never'}")
+                    f"synced {_synced_text(summary.get('synced_at'))}")
         self._fill_table()
 
     def action_reload(self) -> None:
