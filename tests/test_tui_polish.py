@@ -195,6 +195,22 @@ async def test_export_asks_before_overwriting(demo_db, tmp_path):
     assert (tmp_path / f"{stem}.csv").read_text(encoding="utf-8").startswith("clause,")
 
 
+async def test_export_to_an_impossible_path_says_why(demo_db, tmp_path):
+    """A path the OS refuses (here a NUL byte) is one error line; the app goes on."""
+    import test_tui_report as tr
+    from tui.screens.report import ExportDialog, ReportScreen
+
+    app = tr.make_app(lambda: ReportScreen(tr.ACME))
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = await tr.open_report(pilot)
+        await pilot.press("x")
+        await tr.wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        app.screen.query_one("Input").value = str(tmp_path / "out" / "bad\x00name")
+        await pilot.press("enter")
+        await tr.wait_for(pilot, lambda: "Export failed" in str(screen.query_one("#report-message").render()))
+        assert app.is_running and not list(tmp_path.glob("**/*.csv")) and not list(tmp_path.glob("**/*.json"))
+
+
 # --- 4. the contract list's Status column gets the rest of the width ------------------------------
 
 

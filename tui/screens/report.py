@@ -702,13 +702,19 @@ class ReportScreen(Screen[None]):
         from tickets.report import report_to_json
 
         assert self.shown is not None
-        csv_path, json_path = self.export_paths(target)
+        try:
+            csv_path, json_path = self.export_paths(target)
+        except (OSError, ValueError) as exc:
+            text = f"Export failed: {target}: {getattr(exc, 'strerror', None) or exc}"
+            self._message(text, error=True)
+            self.notify(text, severity="error")
+            return None
         try:
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             csv_path.write_text(render_report_csv(self.shown), encoding="utf-8", newline="")
             json_path.write_text(report_to_json(self.shown) + "\n", encoding="utf-8")
-        except OSError as exc:
-            text = f"Export failed: {csv_path.parent}: {exc.strerror or exc}"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            text = f"Export failed: {csv_path.parent}: {getattr(exc, 'strerror', None) or exc}"
             self._message(text, error=True)
             self.notify(text, severity="error")
             return None
@@ -771,8 +777,11 @@ class ExportDialog(ModalScreen[str | None]):
             yield Static("Enter writes · Esc cancels", id="export-hint", classes="muted", markup=False)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        files = self.paths(event.value) if self.paths is not None else ()
-        existing = tuple(str(f) for f in files if f.exists())
+        try:
+            files = self.paths(event.value) if self.paths is not None else ()
+            existing = tuple(str(f) for f in files if f.exists())
+        except (OSError, ValueError):  # an unreadable directory, a NUL in the path...: export_to reports it
+            existing = ()
         if existing and self._confirmed != existing:
             self._confirmed = existing  # Enter again (same files) overwrites
             names = " and ".join(pathlib.Path(f).name for f in existing)
