@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import peewee as pw
@@ -358,40 +358,45 @@ def evaluate_clause(clause_id: int, jql: str, ctx: JqlContext, *, client: Any = 
         except RunError as exc:  # Jira unreachable, 5xx...: stays pending, says why
             mode, detail = PENDING, f"{detail} (Jira could not be asked: {exc})"
         else:
-            def store_jira() -> bool:
-                with dialect.write_transaction():
-                    if not _claim(clause_id):
-                        return False
-                    ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
-                    _insert_ids(clause_id, matched & set(ids))
-                    _save_eval(clause_id, jql, JIRA, None, now)
-                return True
+            def store_jira() -> None:
+                ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
+                _insert_ids(clause_id, matched & set(ids))
+                _save_eval(clause_id, jql, JIRA, None, now)
 
-            if not dialect.retrying(store_jira, what="evaluating a clause", derived=True):
+            if not _write_claimed(clause_id, store_jira):
                 return None
             return ClauseEval.get_or_none(ClauseEval.clause == clause_id)
     elif mode == JIRA:
         mode = PENDING
 
-    def store() -> bool:
+    def store() -> None:
+        ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
+        if mode == LOCAL:
+            # SQL too complex for the database (a ~100-term OR...): this clause is invalid, not the run
+            failed = run_guarded(lambda: _insert_local(clause_id, detail))
+            if failed is None:
+                _save_eval(clause_id, jql, LOCAL, None, now)
+            else:
+                _save_eval(clause_id, jql, INVALID, failed, None)
+        else:
+            _save_eval(clause_id, jql, mode, detail, None)
+
+    if not _write_claimed(clause_id, store):
+        return None
+    return ClauseEval.get_or_none(ClauseEval.clause == clause_id)
+
+
+def _write_claimed(clause_id: int, write: Callable[[], None]) -> bool:
+    """``write()`` in a write transaction that first claims the clause (:func:`_claim`), retried as a
+    whole on a transient failure or a foreign-key race.  False (nothing written) when the clause is gone."""
+    def once() -> bool:
         with dialect.write_transaction():
             if not _claim(clause_id):
                 return False
-            ClauseMatch.delete().where(ClauseMatch.clause == clause_id).execute()
-            if mode == LOCAL:
-                # SQL too complex for the database (a ~100-term OR...): this clause is invalid, not the run
-                failed = run_guarded(lambda: _insert_local(clause_id, detail))
-                if failed is None:
-                    _save_eval(clause_id, jql, LOCAL, None, now)
-                else:
-                    _save_eval(clause_id, jql, INVALID, failed, None)
-            else:
-                _save_eval(clause_id, jql, mode, detail, None)
+            write()
         return True
 
-    if not dialect.retrying(store, what="evaluating a clause", derived=True):
-        return None
-    return ClauseEval.get_or_none(ClauseEval.clause == clause_id)
+    return dialect.retrying(once, what="evaluating a clause", derived=True)
 
 
 def _claim(clause_id: int) -> bool:
@@ -535,25 +540,20 @@ def after_sync(changed_issue_ids: Iterable[int], deleted_issue_ids: Iterable[int
                 matched = jira_match(client, ev.jql, sorted(present))
             except JiraRejected as exc:
                 def store_rejected(cid: int = cid, jql: str = ev.jql, why: str = str(exc)) -> None:
-                    with dialect.write_transaction():
-                        if _claim(cid):
-                            ClauseMatch.delete().where(ClauseMatch.clause == cid).execute()
-                            _save_eval(cid, jql, INVALID, f"Jira rejected the JQL: {why}", None)
-                dialect.retrying(store_rejected, what="evaluating a clause", derived=True)
+                    ClauseMatch.delete().where(ClauseMatch.clause == cid).execute()
+                    _save_eval(cid, jql, INVALID, f"Jira rejected the JQL: {why}", None)
+                _write_claimed(cid, store_rejected)
                 continue
 
             # Outside the page transaction: claim the clause row first (as a save and evaluate_clause
             # do), so a concurrent contract save and this write serialise on it instead of deadlocking
-            # on the clause_match rows.
+            # on the clause_match rows; a clause replaced by a save meanwhile gets nothing.
             def store_matched(cid: int = cid, matched: set = matched, sla: list[str] = _sla_names(ev.clause_sla)) -> None:
-                with dialect.write_transaction():
-                    if not _claim(cid):  # replaced by a save meanwhile: nothing to write
-                        return
-                    for batch in _chunks(changed, SQL_BATCH):
-                        ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
-                    _insert_ids(cid, matched & present, sla)
-                    ClauseEval.update(evaluated_at=_utcnow()).where(ClauseEval.clause == cid).execute()
-            dialect.retrying(store_matched, what="evaluating a clause", derived=True)
+                for batch in _chunks(changed, SQL_BATCH):
+                    ClauseMatch.delete().where((ClauseMatch.clause == cid) & ClauseMatch.issue.in_(batch)).execute()
+                _insert_ids(cid, matched & present, sla)
+                ClauseEval.update(evaluated_at=_utcnow()).where(ClauseEval.clause == cid).execute()
+            _write_claimed(cid, store_matched)
     if local:  # rows not rewritten above (Jira-evaluated clauses, ...) keep their membership: new facts
         with database.atomic():
             refresh_facts(present, skip_clauses=rewritten)

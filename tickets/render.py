@@ -51,8 +51,11 @@ def _fmt(t: ClauseType, units: int | None, *, signed: bool = False) -> str:
     return f"+{units}" if signed and units > 0 else str(units)
 
 
-def _unit(t: ClauseType) -> str:
-    return " h" if t is ClauseType.SERVICE_HOURS else (" issues" if t is ClauseType.ISSUE_COUNT else "")
+def _unit(t: ClauseType, value: int | None = None) -> str:
+    """`` h`` / `` issues`` (`` issue`` for a ``value`` of ±1) / nothing, after a figure of type ``t``."""
+    if t is ClauseType.ISSUE_COUNT:
+        return " issue" if value is not None and abs(value) == 1 else " issues"
+    return " h" if t is ClauseType.SERVICE_HOURS else ""
 
 
 def count_text(n: Any, word: str = "issue") -> str:
@@ -143,7 +146,7 @@ def _clause_header(c: ClauseReport) -> list[str]:
     cl = c.clause
     t = cl.type
     if t.has_quota:
-        unit = " issue" if t is ClauseType.ISSUE_COUNT and cl.limit == 1 else _unit(t)
+        unit = _unit(t, cl.limit)
         kind = f"{t.value}, " + (f"limit {_fmt(t, cl.limit)}{unit}" if cl.limit is not None else "unlimited")
     else:
         target = cl.target if cl.target is not None else Decimal(100)
@@ -183,8 +186,7 @@ def render_report_table(report: Report) -> str:
             out.extend(_sla_block(c, cur))
         for a in c.outside_amends:
             text = f"outside the contract: {a.date.isoformat()} {a.kind.value} " \
-                   f"{_fmt(c.clause.type, a.value, signed=True)}" \
-                   f"{' issue' if c.clause.type is ClauseType.ISSUE_COUNT and abs(a.value) == 1 else _unit(c.clause.type)}"
+                   f"{_fmt(c.clause.type, a.value, signed=True)}{_unit(c.clause.type, a.value)}"
             out.extend(_wrap(text + (f" ({a.notes})" if a.notes else "") + ", counted nowhere", "  "))
     if any(c.clause.type.has_quota and c.valid for c in report.clauses):
         out.append("")

@@ -29,8 +29,7 @@ class RuleValidator(Validator):
         if message is None:
             return self.success()
         # "time zone unknown time zone 'york'", "name duplicate name ...": no label twice
-        if not self.label or message.casefold().startswith(self.label.casefold()) \
-                or self.label.casefold() in message.split(":")[0].casefold():
+        if not self.label or self.label.casefold() in message.split(":")[0].casefold():
             return self.failure(message, value)
         return self.failure(f"{self.label} {message}", value)
 

@@ -117,7 +117,6 @@ def delete_contract(name: str) -> None:
     _delete(name)
 
 
-
 class RowTable(DataTable):
     """A row table where Home / End go to the first / last row (DataTable scrolls sideways).
 
@@ -136,6 +135,7 @@ class RowTable(DataTable):
     def action_last_row(self) -> None:
         if self.row_count:
             self.move_cursor(row=self.row_count - 1)
+
 
 class ContractListScreen(Screen):
     HELP_TITLE = "Contracts"

@@ -61,6 +61,7 @@ from textual.widgets.selection_list import Selection
 from tickets import rules
 from tickets.model import Clause, ClauseType, Contract, PeriodType, Portal
 from tickets.periods import Period, current_period_index, split_periods
+from tickets.render import count_text
 from tui import validators
 from tui.screens.dialogs import keep_text_on_focus
 from tui.screens.clause import CLAUSE_TYPE_LABELS, limit_text
@@ -879,7 +880,7 @@ class ContractEditorScreen(Screen):
             # kept and listed, but counted nowhere (domain.md): say so once before saving
             self._warned_outside = (contract.start, contract.end, outside)
             shown = "; ".join(outside[:3]) + (f"; … {len(outside) - 3} more" if len(outside) > 3 else "")
-            self._message(f"Not saved yet: {len(outside)} amend{'s' if len(outside) != 1 else ''} would fall "
+            self._message(f"Not saved yet: {count_text(len(outside), 'amend')} would fall "
                           f"outside {contract.start.isoformat()}..{contract.end.isoformat()} and count nowhere "
                           f"({shown}). Press Ctrl+S again to save anyway, or change the dates.", error=True)
             return
@@ -900,8 +901,8 @@ class ContractEditorScreen(Screen):
         """Amends outside ``contract``'s dates that were inside the stored contract's (or are new)."""
         stored = self.data.contract if self.data is not None else None
 
-        def inside(c: Contract | None, day: dt.date) -> bool:
-            return c is not None and c.start <= day <= c.end
+        def inside(c: Contract, day: dt.date) -> bool:
+            return c.start <= day <= c.end
 
         out = []
         for clause in contract.clauses:

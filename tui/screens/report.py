@@ -442,13 +442,14 @@ class ReportScreen(Screen[None]):
         assert self.shown is not None
         current = r.index == self.shown.current_period
         cells = row_cells(c, r)
+        compact = self._compact()
+        pad = " " if compact else ""  # compact tables: one space before each cell, no cell padding
         out = []
         for key, _label in self._columns(c):
             if key == "period":
-                text = ("▶ " if current else "  ") + period_text(r.start, r.end, short=self._compact())
-                text = f" {text}" if self._compact() else text
+                text = pad + ("▶ " if current else "  ") + period_text(r.start, r.end, short=compact)
             else:
-                text = f" {cells[key]}" if self._compact() else cells[key]
+                text = pad + cells[key]
             style = "bold" if current else ("dim" if r.future else "")
             if key == "status" and cells.get("status") == "FAIL":
                 style = (style + " red").strip()
@@ -702,19 +703,15 @@ class ReportScreen(Screen[None]):
         from tickets.report import report_to_json
 
         assert self.shown is not None
-        try:
+        where: Any = target
+        try:  # ValueError: a NUL byte in the path
             csv_path, json_path = self.export_paths(target)
-        except (OSError, ValueError) as exc:
-            text = f"Export failed: {target}: {getattr(exc, 'strerror', None) or exc}"
-            self._message(text, error=True)
-            self.notify(text, severity="error")
-            return None
-        try:
+            where = csv_path.parent
             csv_path.parent.mkdir(parents=True, exist_ok=True)
             csv_path.write_text(render_report_csv(self.shown), encoding="utf-8", newline="")
             json_path.write_text(report_to_json(self.shown) + "\n", encoding="utf-8")
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            text = f"Export failed: {csv_path.parent}: {getattr(exc, 'strerror', None) or exc}"
+        except (OSError, ValueError) as exc:
+            text = f"Export failed: {where}: {getattr(exc, 'strerror', None) or exc}"
             self._message(text, error=True)
             self.notify(text, severity="error")
             return None

@@ -106,6 +106,12 @@ class SyncController:
         return config, config.jira()
 
     # -- start / cancel -------------------------------------------------------------
+    def fail_before_start(self, message: str) -> None:
+        """This attempt never started (no settings, a bad config file): a failed state with no
+        leftovers of the last sync."""
+        self.state = SyncState()
+        self._end("failed", message, None)
+
     def start(self, *, full: bool = False) -> bool:
         """Start a sync unless one is running; False when it could not start (state says why)."""
         from tickets.errors import TicketbookError
@@ -115,12 +121,10 @@ class SyncController:
         try:
             config, settings = self.load_settings()
         except TicketbookError as exc:
-            self.state = SyncState()  # this attempt never started: no leftovers of the last sync
-            self._end("failed", _scrub(str(exc), None), None)
+            self.fail_before_start(_scrub(str(exc), None))
             return False
         if settings is None:
-            self.state = SyncState()
-            self._end("failed", "Jira is not configured (F5 opens the connection form)", None)
+            self.fail_before_start("Jira is not configured (F5 opens the connection form)")
             return False
         self.cancel_event = threading.Event()
         self.state = SyncState(running=True, stage="lock", message="starting", started=dt.datetime.now(),
@@ -304,8 +308,7 @@ class SyncScreen(ModalScreen[None]):
         try:
             _config, settings = ctl.load_settings()
         except TicketbookError as exc:
-            ctl.state = SyncState()  # this attempt never started: no leftovers of the last sync
-            ctl._end("failed", _scrub(str(exc), None), None)
+            ctl.fail_before_start(_scrub(str(exc), None))
             return
         if settings is None:
             from tui.screens.connect import ConnectScreen
